@@ -1,0 +1,994 @@
+// The one Store implementation: parameterised SQL that runs unchanged on PGlite and PostgreSQL.
+// Counts are cast to int and sequence numbers to text so both drivers return the same shapes.
+import type { CacheEntry } from '../domain/cache';
+import { AgentKind, AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, TaskOutcome, TaskStatus, WorkflowStatus } from '../domain/enums';
+import type { ErrorRecord } from '../domain/error-record';
+import type { HistoryDraft, HistoryEvent } from '../domain/history';
+import type { QualityCounts } from '../domain/quality';
+import type { Task } from '../domain/workflow';
+import type { Queryable, SqlDriver, SqlParam } from './sql';
+import type {
+  ChangedTask,
+  ErrorFilter,
+  LeaseLookup,
+  NewTask,
+  StoredTask,
+  StoredWorkflow,
+  HistoryFilter,
+  PageQuery,
+  QualityScope,
+  QueueStats,
+  Store,
+  StoredAgent,
+  StoredError,
+  TaskFilter,
+  WorkflowFilter,
+} from './store';
+
+type Row = Record<string, unknown>;
+
+const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+const date = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
+const str = (v: unknown): string | null => (v == null ? null : String(v));
+
+/** Collects AND-ed conditions and their parameters for a dynamic WHERE clause. */
+class Conditions {
+  private readonly parts: string[] = [];
+  constructor(readonly params: SqlParam[] = []) {}
+
+  param(value: SqlParam): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+  eq(column: string, value: string | null | undefined): this {
+    if (value != null) this.parts.push(`${column} = ${this.param(value)}`);
+    return this;
+  }
+  in(column: string, values: readonly string[] | null | undefined): this {
+    if (values != null) this.parts.push(`${column} = ANY(${this.param([...values])}::text[])`);
+    return this;
+  }
+  since(column: string, at: Date | null | undefined): this {
+    if (at != null) this.parts.push(`${column} >= ${this.param(at.toISOString())}::timestamptz`);
+    return this;
+  }
+  raw(condition: string): this {
+    this.parts.push(condition);
+    return this;
+  }
+  toString(): string {
+    return this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '';
+  }
+}
+
+const AGENT_SELECT = `SELECT a.id, a.name, a.kind, a.capabilities, a.status, a.concurrency, a.metadata,
+  a.token_hash, a.registered_at, a.last_seen_at,
+  (SELECT count(*)::int FROM tasks t WHERE t.agent_id = a.id AND t.status = 'RUNNING') AS running_tasks
+  FROM agents a`;
+
+function toAgent(r: Row): StoredAgent {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    kind: r.kind as AgentKind,
+    capabilities: r.capabilities as string[],
+    status: r.status as AgentStatus,
+    concurrency: Number(r.concurrency),
+    runningTasks: Number(r.running_tasks ?? 0),
+    metadata: r.metadata ?? null,
+    tokenHash: str(r.token_hash),
+    registeredAt: date(r.registered_at) as Date,
+    lastSeenAt: date(r.last_seen_at),
+  };
+}
+
+const ERROR_SELECT = `SELECT id, seq::text AS seq, type, severity, message, context, retryable,
+  workflow_id, task_id, agent_id, occurred_at FROM error_records`;
+
+function toError(r: Row): StoredError {
+  return {
+    id: String(r.id),
+    seq: String(r.seq),
+    type: r.type as ErrorType,
+    severity: r.severity as ErrorSeverity,
+    message: String(r.message),
+    context: r.context ?? null,
+    retryable: Boolean(r.retryable),
+    workflowId: str(r.workflow_id),
+    taskId: str(r.task_id),
+    agentId: str(r.agent_id),
+    occurredAt: date(r.occurred_at) as Date,
+  };
+}
+
+function toCache(r: Row): CacheEntry {
+  return {
+    key: String(r.key),
+    value: r.value,
+    expiresAt: date(r.expires_at),
+    updatedAt: date(r.updated_at) as Date,
+  };
+}
+
+function toHistory(r: Row): HistoryEvent {
+  return {
+    id: String(r.seq),
+    seq: String(r.seq),
+    type: r.type as HistoryEventType,
+    at: date(r.at) as Date,
+    workflowId: str(r.workflow_id),
+    taskId: str(r.task_id),
+    agentId: str(r.agent_id),
+    data: r.data ?? null,
+  };
+}
+
+const workflowColumns = (w = '') => `${w}id, ${w}seq::text AS seq, ${w}name, ${w}status, ${w}input, ${w}output,
+  ${w}idempotency_key, ${w}created_at, ${w}started_at, ${w}finished_at, ${w}remaining, ${w}failed_required, ${w}partial`;
+const WORKFLOW_COLUMNS = workflowColumns();
+const WORKFLOW_SELECT = `SELECT ${WORKFLOW_COLUMNS} FROM workflows`;
+
+function toWorkflow(r: Row): StoredWorkflow {
+  return {
+    id: String(r.id),
+    seq: String(r.seq),
+    name: String(r.name),
+    status: r.status as WorkflowStatus,
+    input: r.input ?? null,
+    output: r.output ?? null,
+    idempotencyKey: str(r.idempotency_key),
+    createdAt: date(r.created_at) as Date,
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+    remaining: Number(r.remaining ?? 0),
+    failedRequired: Number(r.failed_required ?? 0),
+    partial: Number(r.partial ?? 0),
+  };
+}
+
+/** Task columns, optionally qualified; `input` is what the agent gets (resolved once ready). */
+const taskColumns = (t = '') => `${t}id, ${t}seq::text AS seq, ${t}workflow_id, ${t}key, ${t}name, ${t}capability,
+  ${t}status, ${t}outcome, coalesce(${t}resolved_input, ${t}input) AS input, ${t}output, ${t}progress,
+  ${t}progress_message, ${t}attempt, ${t}max_attempts, ${t}retry_backoff_ms, ${t}timeout_ms, ${t}priority,
+  ${t}depends_on, ${t}continue_on_failure, ${t}agent_id, ${t}created_at, ${t}started_at, ${t}finished_at,
+  ${t}has_refs, ${t}pending_deps, ${t}lease_id, ${t}lease_expires_at, ${t}claimed_at, ${t}progress_at`;
+const TASK_SELECT = `SELECT ${taskColumns()} FROM tasks`;
+
+function toTask(r: Row): StoredTask {
+  return {
+    id: String(r.id),
+    seq: String(r.seq),
+    workflowId: str(r.workflow_id),
+    key: String(r.key),
+    name: String(r.name),
+    capability: String(r.capability),
+    status: r.status as TaskStatus,
+    outcome: (r.outcome as TaskOutcome | null) ?? null,
+    input: r.input ?? null,
+    output: r.output ?? null,
+    progress: r.progress == null ? null : Number(r.progress),
+    progressMessage: str(r.progress_message),
+    attempt: Number(r.attempt),
+    maxAttempts: Number(r.max_attempts),
+    retryBackoffMs: Number(r.retry_backoff_ms),
+    timeoutMs: r.timeout_ms == null ? null : Number(r.timeout_ms),
+    priority: Number(r.priority),
+    dependsOn: (r.depends_on as string[]) ?? [],
+    continueOnFailure: Boolean(r.continue_on_failure),
+    agentId: str(r.agent_id),
+    createdAt: date(r.created_at) as Date,
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+    hasRefs: Boolean(r.has_refs),
+    pendingDeps: Number(r.pending_deps ?? 0),
+    leaseId: str(r.lease_id),
+    leaseExpiresAt: date(r.lease_expires_at),
+    claimedAt: date(r.claimed_at),
+    progressAt: date(r.progress_at),
+  };
+}
+
+const toChanged = (r: Row): ChangedTask => ({ ...toTask(r), previousStatus: r.previous_status as TaskStatus });
+
+const bySeq = (a: Task, b: Task) => Number(BigInt(a.seq) - BigInt(b.seq));
+
+/** Sorts claimed or released tasks into dispatch order: priority, then age. */
+const dispatchOrder = <T extends Task>(tasks: T[]): T[] =>
+  tasks.sort((a, b) => b.priority - a.priority || bySeq(a, b));
+
+function errorConditions(f: ErrorFilter, params?: SqlParam[]): Conditions {
+  return new Conditions(params)
+    .in('type', f.types)
+    .in('severity', f.severities)
+    .eq('workflow_id', f.workflowId)
+    .eq('task_id', f.taskId)
+    .eq('agent_id', f.agentId)
+    .since('occurred_at', f.since);
+}
+
+function workflowConditions(f: WorkflowFilter, params?: SqlParam[]): Conditions {
+  return new Conditions(params).in('status', f.statuses).eq('name', f.name);
+}
+
+function taskConditions(f: TaskFilter, params?: SqlParam[]): Conditions {
+  return new Conditions(params)
+    .eq('workflow_id', f.workflowId)
+    .in('status', f.statuses)
+    .eq('capability', f.capability)
+    .eq('agent_id', f.agentId);
+}
+
+/**
+ * Appends the cursor condition and ORDER/LIMIT for a keyset page over `seq`. The column is
+ * qualified: a bare `seq` in ORDER BY would mean the selected text alias and sort "10" before "9".
+ */
+function paged(table: string, c: Conditions, page: PageQuery, direction: 'ASC' | 'DESC'): string {
+  if (page.after != null) c.raw(`${table}.seq ${direction === 'ASC' ? '>' : '<'} ${c.param(page.after)}::bigint`);
+  return `${c} ORDER BY ${table}.seq ${direction} LIMIT ${c.param(page.limit)}`;
+}
+
+export class SqlStore implements Store {
+  constructor(
+    private readonly db: Queryable,
+    private readonly driver: SqlDriver,
+  ) {}
+
+  static over(driver: SqlDriver): SqlStore {
+    return new SqlStore(driver, driver);
+  }
+
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.db !== this.driver) return fn(this); // already inside one
+    return this.driver.transaction((tx) => fn(new SqlStore(tx, this.driver)));
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.db.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+
+  private async rows(sql: string, params: SqlParam[] = []): Promise<Row[]> {
+    return this.db.query<Row>(sql, params);
+  }
+
+  private async count(sql: string, params: SqlParam[] = []): Promise<number> {
+    const [r] = await this.rows(sql, params);
+    return Number(r?.n ?? 0);
+  }
+
+  // ------------------------------------------------------------------ agents
+
+  async insertAgent(a: StoredAgent): Promise<void> {
+    await this.rows(
+      `INSERT INTO agents (id, name, kind, capabilities, status, concurrency, metadata, token_hash, registered_at, last_seen_at)
+       VALUES ($1, $2, $3, $4::text[], $5, $6, $7::jsonb, $8, $9::timestamptz, $10::timestamptz)`,
+      [a.id, a.name, a.kind, a.capabilities, a.status, a.concurrency, json(a.metadata), a.tokenHash, iso(a.registeredAt), iso(a.lastSeenAt)],
+    );
+  }
+
+  async getAgentForUpdate(id: string): Promise<StoredAgent | null> {
+    const [r] = await this.rows(`${AGENT_SELECT} WHERE a.id = $1 FOR UPDATE`, [id]);
+    return r ? toAgent(r) : null;
+  }
+
+  async getAgentByNameForUpdate(name: string): Promise<StoredAgent | null> {
+    const [r] = await this.rows(`${AGENT_SELECT} WHERE a.name = $1 FOR UPDATE`, [name]);
+    return r ? toAgent(r) : null;
+  }
+
+  async getAgents(ids: readonly string[]): Promise<StoredAgent[]> {
+    if (ids.length === 0) return [];
+    return (await this.rows(`${AGENT_SELECT} WHERE a.id = ANY($1::text[])`, [[...ids]])).map(toAgent);
+  }
+
+  async getAgentByName(name: string): Promise<StoredAgent | null> {
+    const [r] = await this.rows(`${AGENT_SELECT} WHERE a.name = $1`, [name]);
+    return r ? toAgent(r) : null;
+  }
+
+  async listAgents(capability: string | null): Promise<StoredAgent[]> {
+    const c = new Conditions();
+    if (capability != null) c.raw(`${c.param(capability)} = ANY(a.capabilities)`);
+    return (await this.rows(`${AGENT_SELECT} ${c} ORDER BY a.registered_at, a.id`, c.params)).map(toAgent);
+  }
+
+  async updateAgent(
+    id: string,
+    patch: Partial<Pick<StoredAgent, 'capabilities' | 'concurrency' | 'metadata' | 'status' | 'lastSeenAt'>>,
+  ): Promise<void> {
+    const params: SqlParam[] = [id];
+    const sets: string[] = [];
+    const set = (column: string, value: SqlParam, cast = '') => {
+      params.push(value);
+      sets.push(`${column} = $${params.length}${cast}`);
+    };
+    if (patch.capabilities !== undefined) set('capabilities', patch.capabilities, '::text[]');
+    if (patch.concurrency !== undefined) set('concurrency', patch.concurrency);
+    if (patch.metadata !== undefined) set('metadata', json(patch.metadata), '::jsonb');
+    if (patch.status !== undefined) set('status', patch.status);
+    if (patch.lastSeenAt !== undefined) set('last_seen_at', iso(patch.lastSeenAt), '::timestamptz');
+    if (sets.length === 0) return;
+    await this.rows(`UPDATE agents SET ${sets.join(', ')} WHERE id = $1`, params);
+  }
+
+  async deleteAgent(id: string): Promise<boolean> {
+    return (await this.rows('DELETE FROM agents WHERE id = $1 RETURNING id', [id])).length > 0;
+  }
+
+  // ------------------------------------------------------------------ error records
+
+  async insertError(e: ErrorRecord): Promise<StoredError> {
+    const [r] = await this.rows(
+      `INSERT INTO error_records (id, type, severity, message, context, retryable, workflow_id, task_id, agent_id, occurred_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10::timestamptz) RETURNING seq::text AS seq`,
+      [e.id, e.type, e.severity, e.message, json(e.context), e.retryable, e.workflowId, e.taskId, e.agentId, iso(e.occurredAt)],
+    );
+    return { ...e, seq: String(r?.seq) };
+  }
+
+  async listErrors(filter: ErrorFilter, page: PageQuery): Promise<StoredError[]> {
+    const c = errorConditions(filter);
+    return (await this.rows(`${ERROR_SELECT} ${paged('error_records', c, page, 'DESC')}`, c.params)).map(toError);
+  }
+
+  async countErrors(filter: ErrorFilter): Promise<number> {
+    const c = errorConditions(filter);
+    return this.count(`SELECT count(*)::int AS n FROM error_records ${c}`, c.params);
+  }
+
+  async errorCounts(since: Date | null): Promise<{ type: ErrorType; severity: ErrorSeverity; count: number }[]> {
+    const c = new Conditions().since('occurred_at', since);
+    const rows = await this.rows(
+      `SELECT type, severity, count(*)::int AS n FROM error_records ${c} GROUP BY type, severity`,
+      c.params,
+    );
+    return rows.map((r) => ({ type: r.type as ErrorType, severity: r.severity as ErrorSeverity, count: Number(r.n) }));
+  }
+
+  async deleteAllErrors(): Promise<number> {
+    return this.count('WITH d AS (DELETE FROM error_records RETURNING 1) SELECT count(*)::int AS n FROM d');
+  }
+
+  // ------------------------------------------------------------------ quality
+
+  async getQuality(scope: QualityScope, ids: readonly string[]): Promise<Map<string, QualityCounts>> {
+    const rows = await this.rows(
+      `SELECT scope_id, succeeded::int AS s, partial::int AS p, failed::int AS f
+         FROM quality_counters WHERE scope = $1 AND scope_id = ANY($2::text[])`,
+      [scope, [...ids]],
+    );
+    return new Map(rows.map((r) => [String(r.scope_id), { succeeded: Number(r.s), partial: Number(r.p), failed: Number(r.f) }]));
+  }
+
+  async addQuality(rows: { scope: QualityScope; id: string; delta: QualityCounts }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.rows(
+      `INSERT INTO quality_counters (scope, scope_id, succeeded, partial, failed)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
+       ON CONFLICT (scope, scope_id) DO UPDATE SET
+         succeeded = quality_counters.succeeded + EXCLUDED.succeeded,
+         partial = quality_counters.partial + EXCLUDED.partial,
+         failed = quality_counters.failed + EXCLUDED.failed`,
+      [
+        rows.map((r) => r.scope),
+        rows.map((r) => r.id),
+        rows.map((r) => String(r.delta.succeeded)),
+        rows.map((r) => String(r.delta.partial)),
+        rows.map((r) => String(r.delta.failed)),
+      ],
+    );
+  }
+
+  async resetQuality(): Promise<void> {
+    await this.rows('DELETE FROM quality_counters');
+  }
+
+  // ------------------------------------------------------------------ cache
+
+  async setCache(e: CacheEntry): Promise<CacheEntry> {
+    const [r] = await this.rows(
+      `INSERT INTO cache_entries (key, value, expires_at, updated_at) VALUES ($1, $2::jsonb, $3::timestamptz, $4::timestamptz)
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at
+       RETURNING key, value, expires_at, updated_at`,
+      [e.key, JSON.stringify(e.value), iso(e.expiresAt), iso(e.updatedAt)],
+    );
+    return toCache(r as Row);
+  }
+
+  async getCache(key: string, now: Date): Promise<CacheEntry | null> {
+    const [r] = await this.rows(
+      `SELECT key, value, expires_at, updated_at FROM cache_entries
+        WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2::timestamptz)`,
+      [key, iso(now)],
+    );
+    return r ? toCache(r) : null;
+  }
+
+  async listCache(prefix: string | null, now: Date): Promise<CacheEntry[]> {
+    const rows = await this.rows(
+      `SELECT key, value, expires_at, updated_at FROM cache_entries
+        WHERE ($1::text IS NULL OR starts_with(key, $1::text)) AND (expires_at IS NULL OR expires_at > $2::timestamptz)
+        ORDER BY key`,
+      [prefix, iso(now)],
+    );
+    return rows.map(toCache);
+  }
+
+  async deleteCache(key: string, now: Date): Promise<boolean> {
+    const rows = await this.rows(
+      'DELETE FROM cache_entries WHERE key = $1 RETURNING (expires_at IS NULL OR expires_at > $2::timestamptz) AS live',
+      [key, iso(now)],
+    );
+    return rows.some((r) => r.live === true);
+  }
+
+  async clearCache(prefix: string | null, now: Date): Promise<number> {
+    return this.count(
+      `WITH d AS (DELETE FROM cache_entries WHERE $1::text IS NULL OR starts_with(key, $1::text)
+                  RETURNING (expires_at IS NULL OR expires_at > $2::timestamptz) AS live)
+       SELECT count(*)::int AS n FROM d WHERE live`,
+      [prefix, iso(now)],
+    );
+  }
+
+  async purgeExpiredCache(now: Date): Promise<number> {
+    return this.count(
+      `WITH d AS (DELETE FROM cache_entries WHERE expires_at <= $1::timestamptz RETURNING 1)
+       SELECT count(*)::int AS n FROM d`,
+      [iso(now)],
+    );
+  }
+
+  // ------------------------------------------------------------------ history
+
+  async appendHistory(drafts: HistoryDraft[], at: Date): Promise<void> {
+    if (drafts.length === 0) return;
+    // One statement for the whole batch: unnest keeps the order the drafts were made in.
+    await this.rows(
+      `INSERT INTO history_events (type, at, workflow_id, task_id, agent_id, data)
+       SELECT t.type, $1::timestamptz, t.workflow_id, t.task_id, t.agent_id, t.data::jsonb
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+              WITH ORDINALITY AS t(type, workflow_id, task_id, agent_id, data, n)
+        ORDER BY t.n`,
+      [
+        iso(at),
+        drafts.map((d) => d.type),
+        drafts.map((d) => d.workflowId ?? null) as string[],
+        drafts.map((d) => d.taskId ?? null) as string[],
+        drafts.map((d) => d.agentId ?? null) as string[],
+        drafts.map((d) => json(d.data)) as string[],
+      ],
+    );
+  }
+
+  async listHistory(filter: HistoryFilter, page: PageQuery): Promise<HistoryEvent[]> {
+    const c = new Conditions()
+      .in('type', filter.types)
+      .eq('workflow_id', filter.workflowId)
+      .eq('task_id', filter.taskId)
+      .eq('agent_id', filter.agentId)
+      .since('at', filter.since);
+    const rows = await this.rows(
+      `SELECT seq::text AS seq, type, at, workflow_id, task_id, agent_id, data FROM history_events ${paged('history_events', c, page, 'ASC')}`,
+      c.params,
+    );
+    return rows.map(toHistory);
+  }
+
+  async clearHistory(before: Date | null): Promise<number> {
+    return this.count(
+      `WITH d AS (DELETE FROM history_events WHERE $1::timestamptz IS NULL OR at < $1::timestamptz RETURNING 1)
+       SELECT count(*)::int AS n FROM d`,
+      [iso(before)],
+    );
+  }
+
+  // ------------------------------------------------------------------ workflows and tasks (read side)
+
+  async getWorkflows(ids: readonly string[]): Promise<StoredWorkflow[]> {
+    if (ids.length === 0) return [];
+    return (await this.rows(`${WORKFLOW_SELECT} WHERE id = ANY($1::text[])`, [[...ids]])).map(toWorkflow);
+  }
+
+  async listWorkflows(filter: WorkflowFilter, page: PageQuery): Promise<StoredWorkflow[]> {
+    const c = workflowConditions(filter);
+    return (await this.rows(`${WORKFLOW_SELECT} ${paged('workflows', c, page, 'DESC')}`, c.params)).map(toWorkflow);
+  }
+
+  async countWorkflows(filter: WorkflowFilter): Promise<number> {
+    const c = workflowConditions(filter);
+    return this.count(`SELECT count(*)::int AS n FROM workflows ${c}`, c.params);
+  }
+
+  async countRunningWorkflows(): Promise<number> {
+    return this.count(`SELECT count(*)::int AS n FROM workflows WHERE status IN ('PENDING', 'RUNNING')`);
+  }
+
+  async deleteFinishedWorkflows(): Promise<number> {
+    return this.count(
+      `WITH d AS (DELETE FROM workflows WHERE status NOT IN ('PENDING', 'RUNNING') RETURNING 1)
+       SELECT count(*)::int AS n FROM d`,
+    );
+  }
+
+  async getTasks(ids: readonly string[]): Promise<StoredTask[]> {
+    if (ids.length === 0) return [];
+    return (await this.rows(`${TASK_SELECT} WHERE id = ANY($1::text[])`, [[...ids]])).map(toTask);
+  }
+
+  async listTasks(filter: TaskFilter, page: PageQuery): Promise<StoredTask[]> {
+    const c = taskConditions(filter);
+    return (await this.rows(`${TASK_SELECT} ${paged('tasks', c, page, 'ASC')}`, c.params)).map(toTask);
+  }
+
+  async countTasks(filter: TaskFilter): Promise<number> {
+    const c = taskConditions(filter);
+    return this.count(`SELECT count(*)::int AS n FROM tasks ${c}`, c.params);
+  }
+
+  async queueStats(): Promise<QueueStats> {
+    const [r] = await this.rows(
+      `SELECT (SELECT count(*)::int FROM tasks WHERE status = 'QUEUED') AS queued,
+              (SELECT count(*)::int FROM tasks WHERE status = 'RUNNING') AS running,
+              (SELECT min(coalesce(available_at, created_at)) FROM tasks
+                 WHERE status = 'QUEUED' AND (available_at IS NULL OR available_at <= now())) AS oldest,
+              (SELECT coalesce(array_agg(capability), '{}') FROM
+                 (SELECT DISTINCT capability FROM tasks WHERE status = 'QUEUED' LIMIT 1000) q) AS capabilities`,
+    );
+    return {
+      queued: Number(r?.queued ?? 0),
+      running: Number(r?.running ?? 0),
+      oldestQueuedAt: date(r?.oldest),
+      queuedCapabilities: (r?.capabilities as string[]) ?? [],
+    };
+  }
+
+  // ------------------------------------------------------------------ workflow engine (write side)
+
+  async insertWorkflow(w: StoredWorkflow): Promise<StoredWorkflow> {
+    const [r] = await this.rows(
+      `INSERT INTO workflows (id, name, status, input, idempotency_key, created_at, remaining)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6::timestamptz, $7) RETURNING ${WORKFLOW_COLUMNS}`,
+      [w.id, w.name, w.status, json(w.input), w.idempotencyKey, iso(w.createdAt), w.remaining],
+    );
+    return toWorkflow(r as Row);
+  }
+
+  async getWorkflowByIdempotencyKey(key: string): Promise<StoredWorkflow | null> {
+    const [r] = await this.rows(`${WORKFLOW_SELECT} WHERE idempotency_key = $1`, [key]);
+    return r ? toWorkflow(r) : null;
+  }
+
+  async getWorkflowForUpdate(id: string): Promise<StoredWorkflow | null> {
+    const [r] = await this.rows(`${WORKFLOW_SELECT} WHERE id = $1 FOR UPDATE`, [id]);
+    return r ? toWorkflow(r) : null;
+  }
+
+  async insertTasks(tasks: NewTask[]): Promise<StoredTask[]> {
+    if (tasks.length === 0) return [];
+    const col = <K extends keyof NewTask>(k: K) => tasks.map((t) => t[k]);
+    // One statement for the whole workflow; depends_on travels as JSON because unnest flattens arrays.
+    const rows = await this.rows(
+      `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
+                          retry_backoff_ms, timeout_ms, priority, depends_on, continue_on_failure, pending_deps, created_at)
+       SELECT id, workflow_id, key, name, capability, status, input::jsonb, has_refs, max_attempts, retry_backoff_ms,
+              timeout_ms, priority, ARRAY(SELECT jsonb_array_elements_text(deps::jsonb)), continue_on_failure,
+              pending_deps, created_at::timestamptz
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
+                     $9::int[], $10::int[], $11::int[], $12::int[], $13::text[], $14::boolean[], $15::int[], $16::text[])
+              WITH ORDINALITY AS t(id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
+                   retry_backoff_ms, timeout_ms, priority, deps, continue_on_failure, pending_deps, created_at, n)
+        ORDER BY n
+       RETURNING ${taskColumns()}`,
+      [
+        col('id'),
+        col('workflowId'),
+        col('key'),
+        col('name'),
+        col('capability'),
+        col('status'),
+        tasks.map((t) => json(t.input)) as string[],
+        col('hasRefs') as unknown as string[],
+        col('maxAttempts') as unknown as string[],
+        col('retryBackoffMs') as unknown as string[],
+        col('timeoutMs') as unknown as string[],
+        col('priority') as unknown as string[],
+        tasks.map((t) => JSON.stringify(t.dependsOn)),
+        col('continueOnFailure') as unknown as string[],
+        col('pendingDeps') as unknown as string[],
+        tasks.map((t) => t.createdAt.toISOString()),
+      ],
+    );
+    return rows.map(toTask).sort(bySeq);
+  }
+
+  async insertEdges(edges: { depId: string; taskId: string }[]): Promise<void> {
+    if (edges.length === 0) return;
+    await this.rows(
+      `INSERT INTO task_edges (dep_id, task_id) SELECT * FROM unnest($1::text[], $2::text[])`,
+      [edges.map((e) => e.depId), edges.map((e) => e.taskId)],
+    );
+  }
+
+  async lockOpenWorkflows(ids: string[]): Promise<StoredWorkflow[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.rows(
+      `${WORKFLOW_SELECT} WHERE id = ANY($1::text[]) AND status IN ('PENDING', 'RUNNING') ORDER BY id FOR UPDATE`,
+      [[...new Set(ids)]],
+    );
+    return rows.map(toWorkflow);
+  }
+
+  async bumpWorkflows(deltas: { id: string; remaining: number; failedRequired: number; partial: number }[]): Promise<StoredWorkflow[]> {
+    if (deltas.length === 0) return [];
+    const rows = await this.rows(
+      `UPDATE workflows w SET remaining = w.remaining + d.r, failed_required = w.failed_required + d.f, partial = w.partial + d.p
+         FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) AS d(id, r, f, p)
+        WHERE w.id = d.id
+        RETURNING ${workflowColumns('w.')}`,
+      [
+        deltas.map((d) => d.id),
+        deltas.map((d) => String(d.remaining)),
+        deltas.map((d) => String(d.failedRequired)),
+        deltas.map((d) => String(d.partial)),
+      ],
+    );
+    return rows.map(toWorkflow);
+  }
+
+  async setWorkflowStatus(
+    id: string,
+    status: WorkflowStatus,
+    at: Date,
+    extra: { cancelReason?: string | null; reopen?: boolean } = {},
+  ): Promise<StoredWorkflow> {
+    const finished = status !== 'PENDING' && status !== 'RUNNING';
+    const [r] = await this.rows(
+      `UPDATE workflows SET status = $2,
+              finished_at = CASE WHEN $3 THEN $4::timestamptz ELSE NULL END,
+              started_at = CASE WHEN $5 THEN started_at ELSE coalesce(started_at, $4::timestamptz) END,
+              cancel_reason = coalesce($6, cancel_reason)
+        WHERE id = $1 RETURNING ${WORKFLOW_COLUMNS}`,
+      [id, status, finished, iso(at), extra.reopen === true || status === 'PENDING', extra.cancelReason ?? null],
+    );
+    return toWorkflow(r as Row);
+  }
+
+  async markWorkflowsRunning(ids: string[], at: Date): Promise<StoredWorkflow[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.rows(
+      `UPDATE workflows SET status = 'RUNNING', started_at = coalesce(started_at, $2::timestamptz)
+        WHERE id = ANY($1::text[]) AND status = 'PENDING' RETURNING ${WORKFLOW_COLUMNS}`,
+      [ids, iso(at)],
+    );
+    return rows.map(toWorkflow);
+  }
+
+  async getTaskForUpdate(id: string): Promise<StoredTask | null> {
+    const [r] = await this.rows(`${TASK_SELECT} WHERE id = $1 FOR UPDATE`, [id]);
+    return r ? toTask(r) : null;
+  }
+
+  async claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]> {
+    if (q.limit <= 0 || q.capabilities.length === 0) return [];
+    // One statement: pick in dispatch order skipping rows other claimers hold, start them, and
+    // record each lease. SKIP LOCKED is what keeps two claimers from ever taking one task.
+    const rows = await this.rows(
+      `WITH picked AS (
+         SELECT id FROM tasks
+          WHERE status = 'QUEUED' AND capability = ANY($1::text[])
+            AND (available_at IS NULL OR available_at <= $2::timestamptz)
+          ORDER BY priority DESC, seq
+          LIMIT $3
+          FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         UPDATE tasks t SET status = 'RUNNING', agent_id = $4, attempt = t.attempt + 1,
+                lease_id = gen_random_uuid()::text, lease_expires_at = $5::timestamptz, claimed_at = $2::timestamptz,
+                started_at = coalesce(t.started_at, $2::timestamptz), available_at = NULL,
+                progress = NULL, progress_message = NULL, progress_at = NULL
+           FROM picked WHERE t.id = picked.id
+         RETURNING ${taskColumns('t.')}
+       ), leases AS (
+         INSERT INTO task_leases (id, task_id, agent_id, attempt, claimed_at)
+         SELECT lease_id, id, agent_id, attempt, claimed_at FROM claimed
+       )
+       SELECT claimed.*, 'QUEUED' AS previous_status FROM claimed`,
+      [q.capabilities, iso(q.now), q.limit, q.agentId, iso(q.expiresAt)],
+    );
+    return dispatchOrder(rows.map(toChanged));
+  }
+
+  async getLeases(leaseIds: string[]): Promise<LeaseLookup[]> {
+    if (leaseIds.length === 0) return [];
+    const rows = await this.rows(
+      `SELECT l.id AS l_id, l.agent_id AS l_agent_id, l.attempt AS l_attempt, ${taskColumns('t.')}
+         FROM task_leases l JOIN tasks t ON t.id = l.task_id
+        WHERE l.id = ANY($1::text[])
+        ORDER BY t.id
+        FOR UPDATE OF t`,
+      [leaseIds],
+    );
+    return rows.map((r) => ({
+      lease: { id: String(r.l_id), taskId: String(r.id), agentId: String(r.l_agent_id), attempt: Number(r.l_attempt) },
+      task: toTask(r),
+    }));
+  }
+
+  async extendLease(
+    taskId: string,
+    expiresAt: Date,
+    progress: { progress: number | null; message: string | null; at: Date | null } | null,
+  ): Promise<StoredTask> {
+    const [r] = await this.rows(
+      `UPDATE tasks SET lease_expires_at = $2::timestamptz,
+              progress = CASE WHEN $3 THEN $4 ELSE progress END,
+              progress_message = CASE WHEN $3 THEN $5 ELSE progress_message END,
+              progress_at = coalesce($6::timestamptz, progress_at)
+        WHERE id = $1 RETURNING ${taskColumns()}`,
+      [taskId, iso(expiresAt), progress !== null, progress?.progress ?? null, progress?.message ?? null, iso(progress?.at)],
+    );
+    return toTask(r as Row);
+  }
+
+  async finishTask(taskId: string, f: { status: TaskStatus; outcome: TaskOutcome | null; at: Date }): Promise<StoredTask> {
+    const [r] = await this.rows(
+      `UPDATE tasks SET status = $2, outcome = $3, finished_at = $4::timestamptz, lease_id = NULL, lease_expires_at = NULL
+        WHERE id = $1 RETURNING ${taskColumns()}`,
+      [taskId, f.status, f.outcome, iso(f.at)],
+    );
+    return toTask(r as Row);
+  }
+
+  async completeTasks(items: { id: string; outcome: TaskOutcome; output: unknown }[], at: Date): Promise<StoredTask[]> {
+    if (items.length === 0) return [];
+    const rows = await this.rows(
+      `UPDATE tasks t SET status = 'COMPLETED', outcome = u.outcome, output = u.output::jsonb, finished_at = $4::timestamptz,
+              lease_id = NULL, lease_expires_at = NULL, progress = 1
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, outcome, output)
+        WHERE t.id = u.id
+        RETURNING ${taskColumns('t.')}`,
+      [items.map((i) => i.id), items.map((i) => i.outcome), items.map((i) => json(i.output)) as string[], iso(at)],
+    );
+    return rows.map(toTask);
+  }
+
+  async requeueTask(taskId: string, availableAt: Date): Promise<StoredTask> {
+    const [r] = await this.rows(
+      `UPDATE tasks SET status = 'QUEUED', available_at = $2::timestamptz, lease_id = NULL, lease_expires_at = NULL
+        WHERE id = $1 RETURNING ${taskColumns()}`,
+      [taskId, iso(availableAt)],
+    );
+    return toTask(r as Row);
+  }
+
+  async releaseDependants(taskIds: string[]): Promise<StoredTask[]> {
+    if (taskIds.length === 0) return [];
+    const rows = await this.rows(
+      `UPDATE tasks t SET pending_deps = t.pending_deps - c.n
+         FROM (SELECT task_id, count(*)::int AS n FROM task_edges WHERE dep_id = ANY($1::text[]) GROUP BY task_id) c
+        WHERE t.id = c.task_id AND t.status = 'PENDING'
+        RETURNING ${taskColumns('t.')}`,
+      [taskIds],
+    );
+    return dispatchOrder(rows.map(toTask).filter((t) => t.pendingDeps <= 0));
+  }
+
+  async skipDescendants(taskId: string, at: Date): Promise<ChangedTask[]> {
+    const rows = await this.rows(
+      `WITH RECURSIVE d(id) AS (
+         SELECT task_id FROM task_edges WHERE dep_id = $1
+         UNION
+         SELECT e.task_id FROM task_edges e JOIN d ON e.dep_id = d.id
+       ), old AS (
+         SELECT t.id, t.status FROM tasks t JOIN d ON t.id = d.id
+          WHERE t.status IN ('PENDING', 'QUEUED') FOR UPDATE OF t
+       )
+       UPDATE tasks t SET status = 'SKIPPED', finished_at = $2::timestamptz
+         FROM old WHERE t.id = old.id
+       RETURNING ${taskColumns('t.')}, old.status AS previous_status`,
+      [taskId, iso(at)],
+    );
+    return rows.map(toChanged).sort(bySeq);
+  }
+
+  async queueTasks(tasks: { id: string; resolvedInput?: unknown }[]): Promise<ChangedTask[]> {
+    if (tasks.length === 0) return [];
+    const rows = await this.rows(
+      `UPDATE tasks t SET status = 'QUEUED', available_at = NULL,
+              resolved_input = CASE WHEN u.has THEN u.resolved::jsonb ELSE t.resolved_input END
+         FROM unnest($1::text[], $2::text[], $3::boolean[]) AS u(id, resolved, has)
+        WHERE t.id = u.id AND t.status = 'PENDING'
+        RETURNING ${taskColumns('t.')}, 'PENDING' AS previous_status`,
+      [
+        tasks.map((t) => t.id),
+        tasks.map((t) => (t.resolvedInput === undefined ? null : JSON.stringify(t.resolvedInput))) as string[],
+        tasks.map((t) => t.resolvedInput !== undefined) as unknown as string[],
+      ],
+    );
+    return dispatchOrder(rows.map(toChanged));
+  }
+
+  async stepOutputs(workflowId: string, keys: string[]): Promise<Record<string, unknown>> {
+    if (keys.length === 0) return {};
+    const rows = await this.rows(`SELECT key, output FROM tasks WHERE workflow_id = $1 AND key = ANY($2::text[])`, [workflowId, keys]);
+    return Object.fromEntries(rows.map((r) => [String(r.key), r.output ?? null]));
+  }
+
+  async cancelUnfinishedTasks(workflowId: string, at: Date): Promise<ChangedTask[]> {
+    const rows = await this.rows(
+      `WITH old AS (
+         SELECT id, status FROM tasks WHERE workflow_id = $1 AND status IN ('PENDING', 'QUEUED', 'RUNNING') FOR UPDATE
+       )
+       UPDATE tasks t SET status = 'CANCELLED', finished_at = $2::timestamptz, lease_id = NULL, lease_expires_at = NULL
+         FROM old WHERE t.id = old.id
+       RETURNING ${taskColumns('t.')}, old.status AS previous_status`,
+      [workflowId, iso(at)],
+    );
+    return rows.map(toChanged).sort(bySeq);
+  }
+
+  async resetFailedTasks(workflowId: string): Promise<ChangedTask[]> {
+    const reset = await this.rows(
+      `WITH old AS (
+         SELECT id, status FROM tasks WHERE workflow_id = $1 AND status IN ('FAILED', 'CANCELLED', 'SKIPPED') FOR UPDATE
+       )
+       UPDATE tasks t SET status = 'PENDING', outcome = NULL, output = NULL, resolved_input = NULL, attempt = 0,
+              finished_at = NULL, started_at = NULL, agent_id = NULL, progress = NULL, progress_message = NULL,
+              progress_at = NULL, available_at = NULL, lease_id = NULL, lease_expires_at = NULL
+         FROM old WHERE t.id = old.id
+       RETURNING t.id, old.status AS previous_status`,
+      [workflowId],
+    );
+    if (reset.length === 0) return [];
+    const previous = new Map(reset.map((r) => [String(r.id), r.previous_status as TaskStatus]));
+    // Recount what each reset task still waits for: its dependencies that are not COMPLETED now.
+    const rows = await this.rows(
+      `UPDATE tasks t SET pending_deps = (
+          SELECT count(*) FROM task_edges e JOIN tasks d ON d.id = e.dep_id
+           WHERE e.task_id = t.id AND d.status <> 'COMPLETED')
+        WHERE t.id = ANY($1::text[])
+        RETURNING ${taskColumns('t.')}`,
+      [[...previous.keys()]],
+    );
+    return rows
+      .map((r) => ({ ...toTask(r), previousStatus: previous.get(String(r.id)) as TaskStatus }))
+      .sort(bySeq);
+  }
+
+  async recountWorkflow(workflowId: string): Promise<StoredWorkflow> {
+    const [r] = await this.rows(
+      `UPDATE workflows w SET
+          remaining = (SELECT count(*) FROM tasks WHERE workflow_id = w.id AND status IN ('PENDING', 'QUEUED', 'RUNNING')),
+          failed_required = (SELECT count(*) FROM tasks WHERE workflow_id = w.id
+                               AND ((status = 'FAILED' AND NOT continue_on_failure) OR status = 'CANCELLED')),
+          partial = (SELECT count(*) FROM tasks WHERE workflow_id = w.id
+                       AND ((status = 'COMPLETED' AND outcome = 'PARTIAL') OR (status = 'FAILED' AND continue_on_failure)))
+        WHERE id = $1 RETURNING ${WORKFLOW_COLUMNS}`,
+      [workflowId],
+    );
+    return toWorkflow(r as Row);
+  }
+
+  async overdueTasks(now: Date, limit: number): Promise<(StoredTask & { reason: 'lease' | 'timeout' })[]> {
+    const rows = await this.rows(
+      `SELECT ${taskColumns()},
+              CASE WHEN timeout_ms IS NOT NULL AND claimed_at + timeout_ms * interval '1 millisecond' <= $1::timestamptz
+                   THEN 'timeout' ELSE 'lease' END AS reason
+         FROM tasks
+        WHERE status = 'RUNNING'
+          AND (lease_expires_at <= $1::timestamptz
+               OR (timeout_ms IS NOT NULL AND claimed_at + timeout_ms * interval '1 millisecond' <= $1::timestamptz))
+        ORDER BY tasks.seq LIMIT $2
+        FOR UPDATE SKIP LOCKED`,
+      [iso(now), limit],
+    );
+    return rows.map((r) => ({ ...toTask(r), reason: r.reason as 'lease' | 'timeout' }));
+  }
+
+  async capabilitiesAvailableBetween(from: Date, to: Date): Promise<string[]> {
+    const rows = await this.rows(
+      `SELECT DISTINCT capability FROM tasks
+        WHERE status = 'QUEUED' AND available_at > $1::timestamptz AND available_at <= $2::timestamptz`,
+      [iso(from), iso(to)],
+    );
+    return rows.map((r) => String(r.capability));
+  }
+
+  async markSilentAgentsOffline(cutoff: Date): Promise<StoredAgent[]> {
+    const rows = await this.rows(
+      `WITH gone AS (
+         UPDATE agents SET status = 'OFFLINE'
+          WHERE kind = 'REMOTE' AND status <> 'OFFLINE' AND coalesce(last_seen_at, registered_at) < $1::timestamptz
+          RETURNING id
+       ) ${AGENT_SELECT} JOIN gone ON gone.id = a.id`,
+      [iso(cutoff)],
+    );
+    return rows.map((r) => ({ ...toAgent(r), status: 'OFFLINE' as AgentStatus }));
+  }
+
+  async touchAgents(ids: string[], at: Date): Promise<void> {
+    if (ids.length === 0) return;
+    await this.rows(`UPDATE agents SET last_seen_at = $2::timestamptz WHERE id = ANY($1::text[])`, [[...new Set(ids)], iso(at)]);
+  }
+
+  async unclaimTasks(leaseIds: string[]): Promise<StoredTask[]> {
+    if (leaseIds.length === 0) return [];
+    const rows = await this.rows(
+      `UPDATE tasks SET status = 'QUEUED', attempt = attempt - 1, agent_id = NULL, lease_id = NULL,
+              lease_expires_at = NULL, claimed_at = NULL,
+              started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END
+        WHERE lease_id = ANY($1::text[]) AND status = 'RUNNING'
+        RETURNING ${taskColumns()}`,
+      [leaseIds],
+    );
+    return rows.map(toTask).sort(bySeq);
+  }
+
+  async expireLeases(which: { agentIds: string[] } | { taskIds: string[] }, at: Date): Promise<number> {
+    const [column, ids] = 'agentIds' in which ? ['agent_id', which.agentIds] : ['id', which.taskIds];
+    if (ids.length === 0) return 0;
+    return this.count(
+      `WITH u AS (UPDATE tasks SET lease_expires_at = $2::timestamptz
+                   WHERE status = 'RUNNING' AND ${column} = ANY($1::text[]) RETURNING 1)
+       SELECT count(*)::int AS n FROM u`,
+      [ids, iso(at)],
+    );
+  }
+
+  async tryLock(key: number): Promise<boolean> {
+    const [r] = await this.rows(`SELECT pg_try_advisory_xact_lock($1) AS ok`, [key]);
+    return r?.ok === true;
+  }
+
+  // ------------------------------------------------------------------ batch reads
+
+  async tasksOfWorkflows(ids: readonly string[]): Promise<StoredTask[]> {
+    if (ids.length === 0) return [];
+    return (await this.rows(`${TASK_SELECT} WHERE workflow_id = ANY($1::text[]) ORDER BY tasks.seq`, [[...ids]])).map(toTask);
+  }
+
+  async taskCountsByWorkflow(ids: readonly string[]): Promise<Map<string, Partial<Record<TaskStatus, number>>>> {
+    const out = new Map<string, Partial<Record<TaskStatus, number>>>();
+    if (ids.length === 0) return out;
+    const rows = await this.rows(
+      `SELECT workflow_id, status, count(*)::int AS n FROM tasks WHERE workflow_id = ANY($1::text[]) GROUP BY 1, 2`,
+      [[...ids]],
+    );
+    for (const r of rows) {
+      const m = out.get(String(r.workflow_id)) ?? {};
+      m[r.status as TaskStatus] = Number(r.n);
+      out.set(String(r.workflow_id), m);
+    }
+    return out;
+  }
+
+  async errorsOf(ref: 'workflow' | 'task', ids: readonly string[]): Promise<StoredError[]> {
+    if (ids.length === 0) return [];
+    const column = ref === 'workflow' ? 'workflow_id' : 'task_id';
+    return (await this.rows(`${ERROR_SELECT} WHERE ${column} = ANY($1::text[]) ORDER BY error_records.seq`, [[...ids]])).map(toError);
+  }
+
+  async outputsOfWorkflows(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const out = new Map<string, Record<string, unknown>>();
+    if (ids.length === 0) return out;
+    const rows = await this.rows(
+      `SELECT workflow_id, key, output FROM tasks WHERE workflow_id = ANY($1::text[]) AND status = 'COMPLETED' ORDER BY seq`,
+      [[...ids]],
+    );
+    for (const r of rows) {
+      const m = out.get(String(r.workflow_id)) ?? {};
+      m[String(r.key)] = r.output ?? null;
+      out.set(String(r.workflow_id), m);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,16 @@
+// The narrow SQL surface the store is written against, so one SqlStore runs on PGlite and PostgreSQL.
+
+export type SqlParam = string | number | boolean | null | string[];
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: SqlParam[]): Promise<R[]>;
+}
+
+export interface SqlDriver extends Queryable {
+  /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Runs a script of several statements (migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+  readonly kind: 'pglite' | 'postgres';
+}

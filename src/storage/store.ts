@@ -1,0 +1,222 @@
+// The Store: everything the engine asks of storage, and nothing about how it is done.
+import type { Agent } from '../domain/agent';
+import type { CacheEntry } from '../domain/cache';
+import type { ErrorSeverity, ErrorType, HistoryEventType, TaskOutcome, TaskStatus, WorkflowStatus } from '../domain/enums';
+import type { ErrorRecord } from '../domain/error-record';
+import type { HistoryDraft, HistoryEvent } from '../domain/history';
+import type { QualityCounts } from '../domain/quality';
+import type { Task, TaskLease, Workflow } from '../domain/workflow';
+
+export interface ErrorFilter {
+  types?: ErrorType[] | null;
+  severities?: ErrorSeverity[] | null;
+  workflowId?: string | null;
+  taskId?: string | null;
+  agentId?: string | null;
+  since?: Date | null;
+}
+
+export interface HistoryFilter {
+  types?: HistoryEventType[] | null;
+  workflowId?: string | null;
+  taskId?: string | null;
+  agentId?: string | null;
+  since?: Date | null;
+}
+
+export interface WorkflowFilter {
+  statuses?: WorkflowStatus[] | null;
+  name?: string | null;
+}
+
+export interface TaskFilter {
+  workflowId?: string | null;
+  statuses?: TaskStatus[] | null;
+  capability?: string | null;
+  agentId?: string | null;
+}
+
+/** `after` is a decoded cursor (a row's seq); rows come back in page order, up to `limit`. */
+export interface PageQuery {
+  limit: number;
+  after: string | null;
+}
+
+export type StoredAgent = Agent & { tokenHash: string | null };
+export type StoredError = ErrorRecord & { seq: string };
+export type QualityScope = 'all' | 'agent' | 'workflow';
+
+export interface QueueStats {
+  queued: number;
+  running: number;
+  oldestQueuedAt: Date | null;
+  /** Distinct capabilities of QUEUED tasks (bounded). */
+  queuedCapabilities: string[];
+}
+
+/** A task row with the engine's bookkeeping that the API does not show. */
+export interface StoredTask extends Task {
+  hasRefs: boolean;
+  pendingDeps: number;
+  leaseId: string | null;
+  leaseExpiresAt: Date | null;
+  claimedAt: Date | null;
+  progressAt: Date | null;
+}
+
+export interface StoredWorkflow extends Workflow {
+  remaining: number;
+  failedRequired: number;
+  partial: number;
+}
+
+export interface NewTask {
+  id: string;
+  workflowId: string;
+  key: string;
+  name: string;
+  capability: string;
+  status: TaskStatus;
+  input: unknown;
+  hasRefs: boolean;
+  maxAttempts: number;
+  retryBackoffMs: number;
+  timeoutMs: number | null;
+  priority: number;
+  dependsOn: string[];
+  continueOnFailure: boolean;
+  pendingDeps: number;
+  createdAt: Date;
+}
+
+/** A task that changed, with the status it had before (for taskUpdated's previousStatus). */
+export type ChangedTask = StoredTask & { previousStatus: TaskStatus };
+
+export interface LeaseLookup {
+  lease: Omit<TaskLease, 'task' | 'expiresAt'>;
+  task: StoredTask;
+}
+
+export interface Store {
+  /** Runs fn against a Store bound to one transaction. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /** True when storage answers a trivial query. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+
+  insertAgent(agent: StoredAgent): Promise<void>;
+  /** Locks the row (FOR UPDATE) when called inside a transaction. */
+  getAgentForUpdate(id: string): Promise<StoredAgent | null>;
+  getAgentByNameForUpdate(name: string): Promise<StoredAgent | null>;
+  getAgents(ids: readonly string[]): Promise<StoredAgent[]>;
+  getAgentByName(name: string): Promise<StoredAgent | null>;
+  /** Agents with this capability (when given), oldest registration first. */
+  listAgents(capability: string | null): Promise<StoredAgent[]>;
+  updateAgent(
+    id: string,
+    patch: Partial<Pick<StoredAgent, 'capabilities' | 'concurrency' | 'metadata' | 'status' | 'lastSeenAt'>>,
+  ): Promise<void>;
+  deleteAgent(id: string): Promise<boolean>;
+
+  insertError(error: ErrorRecord): Promise<StoredError>;
+  listErrors(filter: ErrorFilter, page: PageQuery): Promise<StoredError[]>;
+  countErrors(filter: ErrorFilter): Promise<number>;
+  errorCounts(since: Date | null): Promise<{ type: ErrorType; severity: ErrorSeverity; count: number }[]>;
+  deleteAllErrors(): Promise<number>;
+
+  getQuality(scope: QualityScope, ids: readonly string[]): Promise<Map<string, QualityCounts>>;
+  /** Adds result counts to quality counters; one row per (scope, id). */
+  addQuality(rows: { scope: QualityScope; id: string; delta: QualityCounts }[]): Promise<void>;
+  resetQuality(): Promise<void>;
+
+  setCache(entry: CacheEntry): Promise<CacheEntry>;
+  getCache(key: string, now: Date): Promise<CacheEntry | null>;
+  listCache(prefix: string | null, now: Date): Promise<CacheEntry[]>;
+  deleteCache(key: string, now: Date): Promise<boolean>;
+  /** Deletes live entries under the prefix (all when null) and returns how many; expired ones go silently. */
+  clearCache(prefix: string | null, now: Date): Promise<number>;
+  purgeExpiredCache(now: Date): Promise<number>;
+
+  appendHistory(drafts: HistoryDraft[], at: Date): Promise<void>;
+  listHistory(filter: HistoryFilter, page: PageQuery): Promise<HistoryEvent[]>;
+  clearHistory(before: Date | null): Promise<number>;
+
+  getWorkflows(ids: readonly string[]): Promise<Workflow[]>;
+  listWorkflows(filter: WorkflowFilter, page: PageQuery): Promise<Workflow[]>;
+  countWorkflows(filter: WorkflowFilter): Promise<number>;
+  countRunningWorkflows(): Promise<number>;
+  deleteFinishedWorkflows(): Promise<number>;
+  getTasks(ids: readonly string[]): Promise<Task[]>;
+  listTasks(filter: TaskFilter, page: PageQuery): Promise<Task[]>;
+  countTasks(filter: TaskFilter): Promise<number>;
+  queueStats(): Promise<QueueStats>;
+
+  // ---- workflow engine (write side); every method that changes rows is meant for a transaction
+  insertWorkflow(w: StoredWorkflow): Promise<StoredWorkflow>;
+  getWorkflowByIdempotencyKey(key: string): Promise<StoredWorkflow | null>;
+  getWorkflowForUpdate(id: string): Promise<StoredWorkflow | null>;
+  insertTasks(tasks: NewTask[]): Promise<StoredTask[]>;
+  insertEdges(edges: { depId: string; taskId: string }[]): Promise<void>;
+  /** Locks the workflows among `ids` that are still open (PENDING or RUNNING), in id order. */
+  lockOpenWorkflows(ids: string[]): Promise<StoredWorkflow[]>;
+  /** Adds to workflows' counters and returns them (remaining tells whether one is done). */
+  bumpWorkflows(deltas: { id: string; remaining: number; failedRequired: number; partial: number }[]): Promise<StoredWorkflow[]>;
+  setWorkflowStatus(
+    id: string,
+    status: WorkflowStatus,
+    at: Date,
+    extra?: { cancelReason?: string | null; reopen?: boolean },
+  ): Promise<StoredWorkflow>;
+  /** PENDING workflows among ids become RUNNING; returns those that changed. */
+  markWorkflowsRunning(ids: string[], at: Date): Promise<StoredWorkflow[]>;
+  getTaskForUpdate(id: string): Promise<StoredTask | null>;
+  /** Claims up to `limit` ready tasks for the agent (SKIP LOCKED), each with a new lease. */
+  claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]>;
+  /** Finds leases and locks their tasks. */
+  getLeases(leaseIds: string[]): Promise<LeaseLookup[]>;
+  extendLease(
+    taskId: string,
+    expiresAt: Date,
+    /** `at`: when this progress is announced (null: stored without an announcement). */
+    progress: { progress: number | null; message: string | null; at: Date | null } | null,
+  ): Promise<StoredTask>;
+  /** Ends a task without a result: FAILED or CANCELLED (results go through completeTasks). */
+  finishTask(taskId: string, f: { status: TaskStatus; outcome: TaskOutcome | null; at: Date }): Promise<StoredTask>;
+  /** Marks running tasks COMPLETED with their outcome and output, in one statement. */
+  completeTasks(items: { id: string; outcome: TaskOutcome; output: unknown }[], at: Date): Promise<StoredTask[]>;
+  requeueTask(taskId: string, availableAt: Date): Promise<StoredTask>;
+  /** Dependants of finished tasks lose their pending dependencies; returns those left with none. */
+  releaseDependants(taskIds: string[]): Promise<StoredTask[]>;
+  /** Every PENDING/QUEUED descendant of the task becomes SKIPPED. */
+  skipDescendants(taskId: string, at: Date): Promise<ChangedTask[]>;
+  /** PENDING tasks become QUEUED (with their resolved input, when they have references). */
+  queueTasks(tasks: { id: string; resolvedInput?: unknown }[]): Promise<ChangedTask[]>;
+  /** Outputs of the named steps of a workflow. */
+  stepOutputs(workflowId: string, keys: string[]): Promise<Record<string, unknown>>;
+  cancelUnfinishedTasks(workflowId: string, at: Date): Promise<ChangedTask[]>;
+  /** Resets FAILED/CANCELLED/SKIPPED tasks to PENDING with their pending dependencies recounted. */
+  resetFailedTasks(workflowId: string): Promise<ChangedTask[]>;
+  recountWorkflow(workflowId: string): Promise<StoredWorkflow>;
+  /** RUNNING tasks whose lease expired or whose attempt ran past timeoutMs (locked, SKIP LOCKED). */
+  overdueTasks(now: Date, limit: number): Promise<(StoredTask & { reason: 'lease' | 'timeout' })[]>;
+  /** Capabilities of QUEUED tasks whose backoff ends in (from, to]. */
+  capabilitiesAvailableBetween(from: Date, to: Date): Promise<string[]>;
+  /** REMOTE agents unseen since `cutoff` go OFFLINE; returns them. */
+  markSilentAgentsOffline(cutoff: Date): Promise<StoredAgent[]>;
+  touchAgents(ids: string[], at: Date): Promise<void>;
+  /**
+   * Undoes claims whose leases never reached their agent: those still RUNNING under these leases go
+   * back to QUEUED as if never claimed (the attempt is not spent). Returns the tasks given back.
+   */
+  unclaimTasks(leaseIds: string[]): Promise<StoredTask[]>;
+  /** Makes running leases expire now, so the sweeper hands the tasks back (by agent or by task). */
+  expireLeases(which: { agentIds: string[] } | { taskIds: string[] }, at: Date): Promise<number>;
+  /** Takes a transaction-scoped advisory lock if free (one sweeper at a time across instances). */
+  tryLock(key: number): Promise<boolean>;
+
+  // ---- batch reads for the API
+  tasksOfWorkflows(ids: readonly string[]): Promise<Task[]>;
+  taskCountsByWorkflow(ids: readonly string[]): Promise<Map<string, Partial<Record<TaskStatus, number>>>>;
+  errorsOf(ref: 'workflow' | 'task', ids: readonly string[]): Promise<ErrorRecord[]>;
+  outputsOfWorkflows(ids: readonly string[]): Promise<Map<string, Record<string, unknown>>>;
+}
