@@ -1,0 +1,43 @@
+// What every engine service shares: storage, the bus, the writer, the clock, options and the log.
+import type { HealthThresholds } from '../domain/health';
+import type { EventBus } from '../events/event-bus';
+import type { Store } from '../storage/store';
+import type { Logger } from './logger';
+import type { Writer } from './writer';
+
+export interface EngineOptions {
+  instanceId: string;
+  version: string;
+  leaseTimeoutMs: number;
+  health: HealthThresholds & {
+    /** A score move of at least this many points announces `healthChanged` even without a status change. */
+    changeStep: number;
+    /** Errors newer than this count in the errors component. */
+    errorWindowMs: number;
+    /** A task queued this long drives the queue component to 0. */
+    queueAgeLimitMs: number;
+    /** How often health is re-evaluated without a triggering change. */
+    intervalMs: number;
+  };
+  /** How often expired cache entries are purged from storage. */
+  cachePurgeIntervalMs: number;
+  /** How often the sweeper looks for expired leases, timed-out tasks and silent agents. */
+  sweepIntervalMs: number;
+  /** Progress reports of one task are announced (history + taskUpdated) at most this often. */
+  progressThrottleMs: number;
+  /** Most steps one workflow may have. */
+  maxWorkflowSteps: number;
+  /** How many tasks each built-in agent runs at once. */
+  builtinConcurrency: number;
+  /** Largest JSON value (metadata, context, cache value) accepted, in bytes of its JSON text. */
+  maxJsonBytes: number;
+}
+
+export interface EngineContext {
+  store: Store;
+  bus: EventBus;
+  writer: Writer;
+  now: () => Date;
+  options: EngineOptions;
+  log: Logger;
+}

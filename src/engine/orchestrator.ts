@@ -1,0 +1,136 @@
+// The Orchestrator: the engine's front door. It composes the services, runs the periodic jobs,
+// and answers the questions that span them (status, reset).
+import { HealthStatus, HistoryEventType } from '../domain/enums';
+import type { EventBus } from '../events/event-bus';
+import type { Store } from '../storage/store';
+import { AgentService } from './agents';
+import { CacheService } from './cache';
+import type { EngineContext, EngineOptions } from './context';
+import { ErrorService } from './errors';
+import { HealthMonitor } from './health-monitor';
+import { HistoryService } from './history';
+import { type Logger, silentLogger } from './logger';
+import { QualityService } from './quality';
+import { Dispatcher } from './dispatcher';
+import { LeaseService } from './leases';
+import { Sweeper } from './sweeper';
+import { Transitions } from './transitions';
+import { WorkflowService } from './workflow-service';
+import { WorkflowReader } from './workflows';
+import { Writer } from './writer';
+
+export interface OrchestratorStatus {
+  instanceId: string;
+  version: string;
+  status: HealthStatus;
+  healthScore: number;
+  uptimeSeconds: number;
+  agents: number;
+  runningWorkflows: number;
+  queuedTasks: number;
+  runningTasks: number;
+}
+
+export interface OrchestratorDeps {
+  store: Store;
+  bus: EventBus;
+  options: EngineOptions;
+  log?: Logger;
+  now?: () => Date;
+}
+
+export class Orchestrator {
+  readonly agents: AgentService;
+  readonly errors: ErrorService;
+  readonly quality: QualityService;
+  readonly health: HealthMonitor;
+  readonly cache: CacheService;
+  readonly history: HistoryService;
+  readonly workflows: WorkflowReader;
+  readonly workflowControl: WorkflowService;
+  readonly leases: LeaseService;
+  readonly dispatcher: Dispatcher;
+  readonly sweeper: Sweeper;
+  readonly bus: EventBus;
+  private readonly ctx: EngineContext;
+  private readonly startedAt = Date.now();
+  private purgeTimer: NodeJS.Timeout | null = null;
+
+  constructor(deps: OrchestratorDeps) {
+    const now = deps.now ?? (() => new Date());
+    const log = deps.log ?? silentLogger;
+    const writer = new Writer(deps.store, deps.bus, now, log);
+    this.ctx = { store: deps.store, bus: deps.bus, writer, now, options: deps.options, log };
+    this.bus = deps.bus;
+    this.agents = new AgentService(this.ctx);
+    this.errors = new ErrorService(this.ctx);
+    this.quality = new QualityService(this.ctx);
+    this.health = new HealthMonitor(this.ctx, this.quality);
+    this.cache = new CacheService(this.ctx);
+    this.history = new HistoryService(this.ctx);
+    this.workflows = new WorkflowReader(this.ctx);
+    const transitions = new Transitions(this.ctx, this.errors);
+    this.workflowControl = new WorkflowService(this.ctx, transitions);
+    this.leases = new LeaseService(this.ctx, transitions);
+    this.dispatcher = new Dispatcher(this.ctx, this.leases);
+    this.sweeper = new Sweeper(this.ctx, this.leases);
+    writer.onCommitted((changes) => {
+      if (changes.events.some((e) => e.topic === 'agent' || e.topic === 'error') || changes.history.some((h) => h.type === HistoryEventType.ORCHESTRATOR_RESET)) {
+        this.health.nudge();
+      }
+    });
+  }
+
+  get options(): EngineOptions {
+    return this.ctx.options;
+  }
+
+  start(): void {
+    this.health.start();
+    this.sweeper.start();
+    this.purgeTimer = setInterval(() => {
+      this.cache.purgeExpired().catch((err) => this.ctx.log.warn('cache purge failed', { err }));
+    }, this.ctx.options.cachePurgeIntervalMs);
+    this.purgeTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.purgeTimer = null;
+    await this.sweeper.stop();
+    await this.health.stop();
+  }
+
+  async status(): Promise<OrchestratorStatus> {
+    const report = await this.health.report();
+    const runningWorkflows = report.components.find((c) => c.name === 'storage')?.score
+      ? await this.ctx.store.countRunningWorkflows()
+      : 0;
+    return {
+      instanceId: this.ctx.options.instanceId,
+      version: this.ctx.options.version,
+      status: report.status,
+      healthScore: report.score,
+      uptimeSeconds: (Date.now() - this.startedAt) / 1000,
+      agents: report.agents.total,
+      runningWorkflows,
+      queuedTasks: report.queue.queued,
+      runningTasks: report.queue.running,
+    };
+  }
+
+  /** Clears cache, history, error records, finished workflows and quality counters; keeps agents and running work. */
+  async reset(): Promise<OrchestratorStatus> {
+    await this.ctx.writer.write(async (tx, changes) => {
+      const cleared = {
+        cacheEntries: await tx.clearCache(null, this.ctx.now()),
+        historyEvents: await tx.clearHistory(null),
+        errorRecords: await tx.deleteAllErrors(),
+        workflows: await tx.deleteFinishedWorkflows(),
+      };
+      await tx.resetQuality();
+      changes.record({ type: HistoryEventType.ORCHESTRATOR_RESET, data: cleared });
+    });
+    return this.status();
+  }
+}

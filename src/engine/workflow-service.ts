@@ -1,0 +1,163 @@
+// Workflows, write side: starting (validated, written in one transaction, idempotent),
+// cancelling a workflow or one task, and retrying what failed.
+import { randomUUID } from 'node:crypto';
+import { type WorkflowDefinition, validateWorkflow } from '../domain/dag';
+import { HistoryEventType, TaskStatus, WorkflowStatus } from '../domain/enums';
+import { conflict, invalid, notFound } from '../domain/errors';
+import { isFinished, isWorkflowFinished, type Task, type Workflow } from '../domain/workflow';
+import type { NewTask, Store, StoredWorkflow } from '../storage/store';
+import type { EngineContext } from './context';
+import { publicTask, publicWorkflow, type Transitions } from './transitions';
+
+const REASON_MAX = 1000;
+
+function checkReason(reason: string | null | undefined): string | null {
+  if (reason != null && reason.length > REASON_MAX) throw invalid(`reason is longer than ${REASON_MAX} characters`, { field: 'reason' });
+  return reason ?? null;
+}
+
+const isUniqueViolation = (e: unknown) => (e as { code?: string } | null)?.code === '23505';
+
+export class WorkflowService {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly transitions: Transitions,
+  ) {}
+
+  /**
+   * Validates everything first, then writes the workflow and all its tasks in one transaction:
+   * steps without dependencies QUEUED, the rest PENDING. A known idempotencyKey returns the
+   * workflow it started.
+   */
+  async start(def: WorkflowDefinition): Promise<Workflow> {
+    const { name, steps } = validateWorkflow(def, {
+      maxSteps: this.ctx.options.maxWorkflowSteps,
+      maxJsonBytes: this.ctx.options.maxJsonBytes,
+    });
+    const key = def.idempotencyKey ?? null;
+    if (key) {
+      const existing = await this.ctx.store.getWorkflowByIdempotencyKey(key);
+      if (existing) return publicWorkflow(existing);
+    }
+    const now = this.ctx.now();
+    try {
+      return await this.ctx.writer.write(async (tx, changes) => {
+        const workflow = await tx.insertWorkflow({
+          id: randomUUID(),
+          seq: '0',
+          name,
+          status: WorkflowStatus.PENDING,
+          input: def.input ?? null,
+          output: null,
+          idempotencyKey: key,
+          createdAt: now,
+          startedAt: null,
+          finishedAt: null,
+          remaining: steps.length,
+          failedRequired: 0,
+          partial: 0,
+        });
+        const ids = new Map(steps.map((s) => [s.key, randomUUID()]));
+        const rows: NewTask[] = steps.map((s) => ({
+          id: ids.get(s.key) as string,
+          workflowId: workflow.id,
+          key: s.key,
+          name: s.name,
+          capability: s.capability,
+          status: TaskStatus.PENDING,
+          input: s.input,
+          hasRefs: s.hasRefs,
+          maxAttempts: s.maxAttempts,
+          retryBackoffMs: s.retryBackoffMs,
+          timeoutMs: s.timeoutMs,
+          priority: s.priority,
+          dependsOn: s.dependsOn,
+          continueOnFailure: s.continueOnFailure,
+          pendingDeps: s.dependsOn.length,
+          createdAt: now,
+        }));
+        const tasks = await tx.insertTasks(rows);
+        await tx.insertEdges(
+          steps.flatMap((s) => s.dependsOn.map((d) => ({ depId: ids.get(d) as string, taskId: ids.get(s.key) as string }))),
+        );
+        this.transitions.workflowChanged(changes, workflow, null, HistoryEventType.WORKFLOW_STARTED, {
+          steps: steps.length,
+          idempotencyKey: key,
+        });
+        for (const t of tasks) this.transitions.taskChanged(changes, t, null, null);
+        await this.transitions.queueReady(
+          tx,
+          changes,
+          workflow.id,
+          workflow.input,
+          tasks.filter((t) => t.pendingDeps === 0),
+        );
+        return publicWorkflow(workflow);
+      });
+    } catch (e) {
+      // Two starts with one key raced: the other won; answer with its workflow.
+      if (key && isUniqueViolation(e)) {
+        const existing = await this.ctx.store.getWorkflowByIdempotencyKey(key);
+        if (existing) return publicWorkflow(existing);
+      }
+      throw e;
+    }
+  }
+
+  /** Cancels every unfinished task (running leases become stale) and the workflow. */
+  async cancel(id: string, reason: string | null | undefined): Promise<Workflow> {
+    const why = checkReason(reason);
+    return this.ctx.writer.write(async (tx, changes) => {
+      const workflow = await this.lockOpen(tx, id, 'cancel');
+      const now = this.ctx.now();
+      for (const t of await tx.cancelUnfinishedTasks(id, now)) {
+        this.transitions.taskChanged(changes, t, t.previousStatus, HistoryEventType.TASK_FINISHED, { reason: why });
+      }
+      const cancelled = await tx.setWorkflowStatus(id, WorkflowStatus.CANCELLED, now, { cancelReason: why });
+      this.transitions.workflowChanged(changes, cancelled, workflow.status, HistoryEventType.WORKFLOW_CANCELLED, { reason: why });
+      return publicWorkflow(cancelled);
+    });
+  }
+
+  /** Cancels one unfinished task; its dependants are SKIPPED. */
+  async cancelTask(id: string, reason: string | null | undefined): Promise<Task> {
+    const why = checkReason(reason);
+    return this.ctx.writer.write(async (tx, changes) => {
+      const task = await tx.getTaskForUpdate(id);
+      if (!task) throw notFound('task', id);
+      if (isFinished(task.status)) throw conflict(`task ${id} is already ${task.status}`, { status: task.status });
+      return publicTask(await this.transitions.cancel(tx, changes, task, why));
+    });
+  }
+
+  /** Queues again the FAILED, CANCELLED and SKIPPED tasks of a finished workflow. */
+  async retry(id: string): Promise<Workflow> {
+    return this.ctx.writer.write(async (tx, changes) => {
+      const workflow = await tx.getWorkflowForUpdate(id);
+      if (!workflow) throw notFound('workflow', id);
+      if (!isWorkflowFinished(workflow.status)) {
+        throw conflict(`workflow ${id} is still ${workflow.status}; only a finished workflow can be retried`, { status: workflow.status });
+      }
+      const reset = await tx.resetFailedTasks(id);
+      if (reset.length === 0) throw conflict(`workflow ${id} has no failed, cancelled or skipped task to retry`, { status: workflow.status });
+      for (const t of reset) this.transitions.taskChanged(changes, t, t.previousStatus, HistoryEventType.TASK_RETRIED, { retryWorkflow: true });
+      await tx.recountWorkflow(id);
+      const reopened = await tx.setWorkflowStatus(id, WorkflowStatus.RUNNING, this.ctx.now(), { reopen: true });
+      this.transitions.workflowChanged(changes, reopened, workflow.status, HistoryEventType.WORKFLOW_STARTED, {
+        retry: true,
+        tasks: reset.length,
+      });
+      await this.transitions.queueReady(tx, changes, id, workflow.input, reset.filter((t) => t.pendingDeps === 0));
+      return publicWorkflow(reopened);
+    });
+  }
+
+  private async lockOpen(tx: Store, id: string, action: string): Promise<StoredWorkflow> {
+    const workflow = await tx.getWorkflowForUpdate(id);
+    if (!workflow) throw notFound('workflow', id);
+    if (isWorkflowFinished(workflow.status)) {
+      throw conflict(`cannot ${action} workflow ${id}: it is already ${workflow.status}`, { status: workflow.status });
+    }
+    return workflow;
+  }
+}
