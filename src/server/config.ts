@@ -1,0 +1,133 @@
+// Configuration: read from the environment once, validated, into one typed object.
+// Nothing else in the code base reads process.env.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { type EngineOptions } from '../engine/context';
+import { LOG_LEVELS, type LogLevel } from '../engine/logger';
+import type { QueryLimits } from '../graphql/limits';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** PGlite data directory; `memory://` keeps everything in memory (tests). */
+  dataDir: string;
+  /** PostgreSQL instead of PGlite, when set. */
+  database: { url: string; poolSize: number; schema: string | null } | null;
+  /** Redis pub/sub for events across instances, when set. */
+  redisUrl: string | null;
+  logLevel: LogLevel;
+  maxBodyBytes: number;
+  /** Upper bound on a graceful stop: in-flight requests after this are cut. */
+  shutdownTimeoutMs: number;
+  limits: QueryLimits;
+  engine: EngineOptions;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Every variable the server reads, with its default and meaning (the README lists the same). */
+export const ENV_VARS = {
+  PORT: ['4000', 'TCP port for HTTP and WebSocket (0 picks a free one)'],
+  HOST: ['127.0.0.1', 'address to listen on (0.0.0.0 for all interfaces)'],
+  DATA_DIR: ['./data', 'PGlite data directory (when DATABASE_URL is not set)'],
+  DATABASE_URL: ['', 'PostgreSQL connection string; unset: the embedded PGlite in DATA_DIR'],
+  DATABASE_POOL_SIZE: ['10', 'connections in the PostgreSQL pool of this instance'],
+  DATABASE_SCHEMA: ['', 'PostgreSQL schema to use (created when missing); unset: the default search_path'],
+  REDIS_URL: ['', 'Redis for events across instances; unset: in-process events (one instance)'],
+  LOG_LEVEL: ['info', 'debug, info, warn, error or silent'],
+  MAX_BODY_BYTES: ['1048576', 'largest HTTP request body and WebSocket message'],
+  LEASE_TIMEOUT_MS: ['30000', 'how long a task lease lives without a heartbeat'],
+  SHUTDOWN_TIMEOUT_MS: ['10000', 'upper bound on a graceful stop'],
+  MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
+  MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
+  MAX_JSON_BYTES: ['262144', 'largest JSON value (metadata, error context, cache value)'],
+  HEALTH_HEALTHY_MIN: ['80', 'score at or above which health is HEALTHY'],
+  HEALTH_DEGRADED_MIN: ['50', 'score at or above which health is DEGRADED (below: CRITICAL)'],
+  HEALTH_CHANGE_STEP: ['10', 'score move that fires healthChanged without a status change'],
+  HEALTH_ERROR_WINDOW_MS: ['300000', 'errors newer than this count against health'],
+  HEALTH_QUEUE_AGE_LIMIT_MS: ['300000', 'queue wait that drives the queue component to 0'],
+  HEALTH_INTERVAL_MS: ['5000', 'how often health is re-evaluated without a triggering change'],
+  SWEEP_INTERVAL_MS: ['1000', 'how often expired leases, task timeouts and silent agents are handled'],
+  PROGRESS_THROTTLE_MS: ['1000', 'progress of one task is announced at most this often'],
+  MAX_WORKFLOW_STEPS: ['10000', 'most steps one workflow may have'],
+  BUILTIN_CONCURRENCY: ['50', 'tasks each built-in agent runs at once'],
+  CACHE_PURGE_INTERVAL_MS: ['60000', 'how often expired cache entries are removed from storage'],
+  INSTANCE_ID: ['<host>-<pid>-<random>', 'name of this instance in status and logs'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
+  const problems: string[] = [];
+  const raw = (name: keyof typeof ENV_VARS) => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? ENV_VARS[name][0] : v.trim();
+  };
+  const int = (name: keyof typeof ENV_VARS, min: number, max: number): number => {
+    const text = raw(name);
+    const n = Number(text);
+    if (!/^-?\d+$/.test(text) || n < min || n > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(text)})`);
+      return Number(ENV_VARS[name][0]);
+    }
+    return n;
+  };
+
+  const logLevel = raw('LOG_LEVEL') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(logLevel)})`);
+  const dataDir = raw('DATA_DIR');
+  const healthy = int('HEALTH_HEALTHY_MIN', 1, 100);
+  const degraded = int('HEALTH_DEGRADED_MIN', 0, 100);
+  if (degraded >= healthy) problems.push('HEALTH_DEGRADED_MIN must be below HEALTH_HEALTHY_MIN');
+  for (const [name, scheme] of [['DATABASE_URL', /^postgres(ql)?:\/\//], ['REDIS_URL', /^rediss?:\/\//]] as const) {
+    if (raw(name) && !scheme.test(raw(name))) problems.push(`${name} must be a ${name === 'REDIS_URL' ? 'redis://' : 'postgres://'} URL`);
+  }
+  if (raw('DATABASE_SCHEMA') && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(raw('DATABASE_SCHEMA'))) {
+    problems.push('DATABASE_SCHEMA must be a plain identifier (letters, digits, _)');
+  }
+  const instanceId = env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+  const config: Config = {
+    port: int('PORT', 0, 65535),
+    host: raw('HOST'),
+    dataDir: dataDir.startsWith('memory://') ? dataDir : resolve(dataDir),
+    database: raw('DATABASE_URL')
+      ? { url: raw('DATABASE_URL'), poolSize: int('DATABASE_POOL_SIZE', 1, 1000), schema: raw('DATABASE_SCHEMA') || null }
+      : null,
+    redisUrl: raw('REDIS_URL') || null,
+    logLevel,
+    maxBodyBytes: int('MAX_BODY_BYTES', 1024, 1024 ** 3),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 600_000),
+    limits: {
+      maxDepth: int('MAX_QUERY_DEPTH', 2, 100),
+      maxComplexity: int('MAX_QUERY_COMPLEXITY', 10, 10_000_000),
+    },
+    engine: {
+      instanceId,
+      version,
+      leaseTimeoutMs: int('LEASE_TIMEOUT_MS', 100, 24 * 3600_000),
+      maxJsonBytes: int('MAX_JSON_BYTES', 1024, 64 * 1024 ** 2),
+      cachePurgeIntervalMs: int('CACHE_PURGE_INTERVAL_MS', 100, 24 * 3600_000),
+      sweepIntervalMs: int('SWEEP_INTERVAL_MS', 10, 3600_000),
+      progressThrottleMs: int('PROGRESS_THROTTLE_MS', 0, 3600_000),
+      maxWorkflowSteps: int('MAX_WORKFLOW_STEPS', 1, 1_000_000),
+      builtinConcurrency: int('BUILTIN_CONCURRENCY', 1, 10_000),
+      health: {
+        healthy,
+        degraded,
+        changeStep: int('HEALTH_CHANGE_STEP', 1, 100),
+        errorWindowMs: int('HEALTH_ERROR_WINDOW_MS', 1000, 7 * 24 * 3600_000),
+        queueAgeLimitMs: int('HEALTH_QUEUE_AGE_LIMIT_MS', 1000, 7 * 24 * 3600_000),
+        intervalMs: int('HEALTH_INTERVAL_MS', 100, 3600_000),
+      },
+    },
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,249 @@
+// One port for everything: GraphQL over HTTP (Apollo Server on express) and over WebSocket
+// (graphql-ws) at /graphql, plus /healthz and /readyz. Owns start-up and the graceful stop.
+import { createHash } from 'node:crypto';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { GraphQLError, type GraphQLFormattedError, parse, specifiedRules, validate } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { BuiltinRunner } from '../agents/runner';
+import type { EventBus } from '../events/event-bus';
+import { MemoryBus } from '../events/memory-bus';
+import { RedisBus } from '../events/redis-bus';
+import { createLogger, type Logger } from '../engine/logger';
+import { Orchestrator } from '../engine/orchestrator';
+import { createContext, type GraphQLContext, type Lifecycle } from '../graphql/context';
+import { formatError } from '../graphql/errors';
+import { checkLimits, limitsPlugin } from '../graphql/limits';
+import { createSchema } from '../graphql/schema';
+import { migrate } from '../storage/migrate';
+import { PgliteDriver } from '../storage/pglite';
+import { PostgresDriver } from '../storage/postgres';
+import { SqlStore } from '../storage/sql-store';
+import type { Config } from './config';
+import { renderMetrics } from './metrics';
+
+export interface RunningServer {
+  /** http://host:port/graphql */
+  url: string;
+  /** ws://host:port/graphql */
+  wsUrl: string;
+  port: number;
+  orchestrator: Orchestrator;
+  /** Graceful stop; idempotent. `graceMs` bounds the wait for in-flight requests. */
+  close(graceMs?: number): Promise<void>;
+  /** Resolves once the server has stopped, however it was asked to. */
+  closed: Promise<void>;
+}
+
+export interface ServerOptions {
+  log?: Logger;
+}
+
+export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const driver = config.database
+    ? await PostgresDriver.open({ ...config.database, log })
+    : await PgliteDriver.open(config.dataDir);
+  const applied = await migrate(driver);
+  if (applied.length) log.info('migrations applied', { versions: applied, storage: driver.kind });
+  const store = SqlStore.over(driver);
+  const bus: EventBus = config.redisUrl ? RedisBus.connect(config.redisUrl, log, eventChannel(config)) : new MemoryBus();
+  const orchestrator = new Orchestrator({ store, bus, options: config.engine, log });
+  const schema = await createSchema();
+
+  let closing: Promise<void> | null = null;
+  let markClosed: () => void = () => undefined;
+  const closed = new Promise<void>((r) => (markClosed = r));
+  const lifecycle: Lifecycle = {
+    shutdown: (drainTimeoutMs) => {
+      log.info('shutdown requested through the API', { drainTimeoutMs });
+      setImmediate(() => void close(drainTimeoutMs));
+    },
+  };
+  const context = (signal?: AbortSignal): GraphQLContext => createContext(orchestrator, lifecycle, signal);
+  const format = formatError(log);
+
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer: HttpServer = createServer(app);
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.maxBodyBytes });
+  const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: GraphQLContext }>(
+    {
+      schema,
+      context: (ctx) => ctx.extra.context ?? context(),
+      onSubscribe: (ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (e) {
+          // The code Apollo gives a syntax error over HTTP, so a client sees one code on both transports.
+          const code = ApolloServerErrorCode.GRAPHQL_PARSE_FAILED;
+          return [
+            e instanceof GraphQLError
+              ? new GraphQLError(e.message, { source: e.source, positions: e.positions, extensions: { ...e.extensions, code } })
+              : new GraphQLError('could not parse the query', { extensions: { code } }),
+          ];
+        }
+        const errors = validate(schema, document, specifiedRules);
+        if (errors.length) return errors;
+        const limitError = checkLimits(schema, document, payload.operationName, payload.variables, config.limits);
+        if (limitError) return [limitError];
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue: (ctx.extra.context ??= context()),
+        };
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e)),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors
+          ? { ...result, errors: result.errors.map((e) => format(e.toJSON(), e)) as GraphQLFormattedError[] }
+          : undefined,
+    },
+    wsServer,
+  );
+
+  wsServer.on('connection', (socket) => {
+    // graphql-ws answers a socket error with console.error and a stack trace; ws has already closed
+    // the socket with the right code (1009 for an oversized message). Log it the way we log.
+    socket.removeAllListeners('error');
+    socket.on('error', (err: Error & { code?: string }) => log.warn('WebSocket closed on error', { error: err.message, code: err.code }));
+  });
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    formatError: format,
+    includeStacktraceInErrorResponses: false,
+    stopOnTerminationSignals: false,
+    introspection: true,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
+      { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
+      limitsPlugin(schema, config.limits),
+    ],
+  });
+  await apollo.start();
+
+  let stopping = false;
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', instanceId: config.engine.instanceId, version: config.engine.version });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const storage = await store.ping();
+    const ready = storage && !stopping;
+    // Without Redis this instance still serves every query and mutation, so it stays ready;
+    // `events` says whether other instances hear of its changes.
+    res.status(ready ? 200 : 503).json({
+      status: stopping ? 'stopping' : ready ? 'ready' : 'unavailable',
+      storage: storage ? 'up' : 'down',
+      storageKind: driver.kind,
+      events: bus.status(),
+    });
+  });
+  app.get('/metrics', async (_req, res) => {
+    try {
+      res.type('text/plain; version=0.0.4').send(await renderMetrics(orchestrator));
+    } catch (err) {
+      log.warn('metrics failed', { err });
+      res.status(503).type('text/plain').send('# storage unavailable\n');
+    }
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: config.maxBodyBytes, type: ['application/json', 'application/graphql-response+json'] }),
+    expressMiddleware(apollo, {
+      context: async ({ res }) => {
+        const gone = new AbortController();
+        res.once('close', () => {
+          if (!res.writableFinished) gone.abort();
+        });
+        return context(gone.signal);
+      },
+    }),
+  );
+  app.use(bodyErrors(log));
+
+  // Everything is running before the port opens: a request (even `shutdown`) never meets a
+  // half-started instance.
+  orchestrator.start();
+  const builtins = new BuiltinRunner(orchestrator, log);
+  await builtins.start();
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  log.info('server listening', {
+    url: `http://${host}:${port}/graphql`,
+    instanceId: config.engine.instanceId,
+    storage: config.database ? 'postgres' : `pglite ${config.dataDir}`,
+    events: config.redisUrl ? 'redis' : 'in-process',
+  });
+
+  function close(graceMs = config.shutdownTimeoutMs): Promise<void> {
+    closing ??= (async () => {
+      stopping = true;
+      log.info('server stopping', { graceMs });
+      const force = setTimeout(() => httpServer.closeAllConnections(), Math.min(graceMs, config.shutdownTimeoutMs) + 50);
+      force.unref();
+      try {
+        // Stop taking work; running built-in tasks get up to graceMs, then go back to the queue.
+        await builtins.stop(graceMs);
+        // Stops listening, completes open subscriptions (graphql-ws), waits for in-flight requests.
+        await apollo.stop();
+        await new Promise<void>((r) => wsServer.close(() => r()));
+      } catch (err) {
+        log.error('error while stopping the server', { err });
+      } finally {
+        clearTimeout(force);
+        await orchestrator.stop();
+        await bus.close();
+        await store.close();
+        log.info('server stopped');
+        markClosed();
+      }
+    })();
+    return closing;
+  }
+
+  return { url: `http://${host}:${port}/graphql`, wsUrl: `ws://${host}:${port}/graphql`, port, orchestrator, close, closed };
+}
+
+/**
+ * Instances that share a database share an event channel, and only those: two deployments (or
+ * two test runs) on one Redis never hear each other.
+ */
+export function eventChannel(config: Config): string {
+  const db = config.database;
+  const where = db ? `${db.url.replace(/\/\/[^@/]*@/, '//')}#${db.schema ?? 'public'}` : `pglite:${config.dataDir}`;
+  return `orchestrator:events:${createHash('sha256').update(where).digest('hex').slice(0, 16)}`;
+}
+
+/** Body parser failures answer JSON with the right status: 413 too large, 400 malformed. */
+function bodyErrors(log: Logger) {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const e = err as { type?: string; status?: number };
+    if (e.type === 'entity.too.large') {
+      res.status(413).json({ errors: [{ message: 'request body is too large', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+    } else if (e.status && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ errors: [{ message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+    } else {
+      log.error('unhandled HTTP error', { err });
+      res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    }
+  };
+}
+

@@ -1,0 +1,54 @@
+// GET /metrics: Prometheus text exposition of what an operator graphs and alerts on.
+import type { Orchestrator } from '../engine/orchestrator';
+import { liveSubscriptions } from '../events/iterate';
+
+export async function renderMetrics(o: Orchestrator): Promise<string> {
+  const lines: string[] = [];
+  const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [Record<string, string>, number][]) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) {
+      const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
+      lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
+    }
+  };
+  const report = await o.health.report();
+  metric('orchestrator_uptime_seconds', 'Seconds since this instance started.', 'gauge', [[{}, process.uptime()]]);
+  metric('orchestrator_health_score', 'Health score 0-100.', 'gauge', [[{}, report.score]]);
+  metric(
+    'orchestrator_health_component_score',
+    'Health score of each component, 0-100.',
+    'gauge',
+    report.components.map((c) => [{ component: c.name }, c.score]),
+  );
+  metric('orchestrator_quality_score', 'Overall quality score 0-1.', 'gauge', [[{}, report.quality.score]]);
+  metric(
+    'orchestrator_agents',
+    'Registered agents by status.',
+    'gauge',
+    (['online', 'busy', 'draining', 'offline'] as const).map((s) => [{ status: s }, report.agents[s]]),
+  );
+  metric('orchestrator_tasks', 'Tasks waiting or running.', 'gauge', [
+    [{ status: 'queued' }, report.queue.queued],
+    [{ status: 'running' }, report.queue.running],
+  ]);
+  metric(
+    'orchestrator_recent_errors',
+    'Errors recorded inside the health window, by severity.',
+    'gauge',
+    report.errors.bySeverity.map((s) => [{ severity: s.severity }, s.count]),
+  );
+  const subscriptions = liveSubscriptions(o.bus);
+  metric(
+    'orchestrator_subscriptions',
+    'Live GraphQL subscriptions on this instance, by event topic.',
+    'gauge',
+    (['agent', 'error', 'health', 'task', 'workflow'] as const).map((topic) => [{ topic }, subscriptions.get(topic) ?? 0]),
+  );
+  metric(
+    'orchestrator_event_listeners',
+    'Listeners on the event bus of this instance (subscriptions and the engine own), by topic.',
+    'gauge',
+    Object.entries(o.bus.listenerCounts()).map(([topic, n]) => [{ topic }, n]),
+  );
+  return `${lines.join('\n')}\n`;
+}
