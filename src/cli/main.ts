@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// `orchestrator`: the command line. `serve` runs the server; every other command talks to a
+// running server through the public API only (the SDK client).
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { parse as parseYaml } from 'yaml';
+import { ENV_VARS } from '../server/config';
+import { exitWith, failedToStart, runServer } from '../server/main';
+import { packageVersion } from '../server/version';
+import { OrchestratorClient } from '../sdk/client';
+import { GraphQLRequestError } from '../sdk/errors';
+import type { StartWorkflowInput, WorkflowStatus } from '../sdk/generated/graphql';
+import { bold, dim, duration, statusColor, table, tty } from './format';
+
+const EXIT: Record<string, number> = { COMPLETED: 0, PARTIAL: 2, FAILED: 1, CANCELLED: 1 };
+const kebab = (name: string) => name.toLowerCase().replace(/_/g, '-');
+const camel = (name: string) => name.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+interface Globals {
+  url: string;
+  json?: boolean;
+}
+
+function client(cmd: Command): { api: OrchestratorClient; json: boolean } {
+  const g = cmd.optsWithGlobals<Globals>();
+  return { api: new OrchestratorClient({ url: g.url }), json: Boolean(g.json) };
+}
+
+const print = (json: boolean, value: unknown, human: () => string) =>
+  process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human()}\n`);
+
+/** Reads a workflow definition from a JSON or YAML file. */
+function readWorkflow(file: string, inputJson?: string, name?: string): StartWorkflowInput {
+  const text = readFileSync(file, 'utf8');
+  let def: unknown;
+  try {
+    def = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`);
+  }
+  if (typeof def !== 'object' || def === null || !Array.isArray((def as { steps?: unknown }).steps)) {
+    throw new Error(`${file} must describe a workflow: { name, input?, steps: [{ key, capability, … }] }`);
+  }
+  const workflow = { ...(def as StartWorkflowInput) };
+  if (inputJson !== undefined) {
+    try {
+      workflow.input = JSON.parse(inputJson);
+    } catch (e) {
+      throw new Error(`--input is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  if (name) workflow.name = name;
+  return workflow;
+}
+
+async function watch(api: OrchestratorClient, id: string, json: boolean): Promise<void> {
+  const bars = tty && !json ? new MultiBar({ clearOnComplete: true, hideCursor: true, format: ' {label} {bar} {percentage}% {detail}' }, Presets.shades_classic) : null;
+  const overall: SingleBar | undefined = bars?.create(1, 0, { label: bold('workflow'.padEnd(20)), detail: '' });
+  const perTask = new Map<string, SingleBar>();
+  const line = (s: string) => (bars ? bars.log(`${s}\n`) : json ? undefined : process.stdout.write(`${s}\n`));
+  try {
+    for await (const e of api.watchWorkflow(id)) {
+      if (e.kind === 'workflow') {
+        const w = e.event.workflow;
+        overall?.setTotal(Math.max(1, w.progress.total));
+        overall?.update(w.progress.fraction * w.progress.total, { detail: `${statusColor(w.status)}` });
+        if (!bars && !json) line(`workflow ${w.name} ${w.status} (${w.progress.completed + w.progress.failed + w.progress.cancelled + w.progress.skipped}/${w.progress.total})`);
+        continue;
+      }
+      const t = e.event.task;
+      if (t.status === 'RUNNING') {
+        let bar = perTask.get(t.id);
+        if (!bar && bars) perTask.set(t.id, (bar = bars.create(100, 0, { label: t.key.slice(0, 20).padEnd(20), detail: '' })));
+        bar?.update(Math.round((t.progress ?? 0) * 100), { detail: dim(t.progressMessage ?? t.capability) });
+        if (!bars && e.event.previousStatus !== 'RUNNING') line(`  ${t.key} RUNNING${t.agent ? ` on ${t.agent.name}` : ''}`);
+      } else {
+        const bar = perTask.get(t.id);
+        if (bar) {
+          bars?.remove(bar);
+          perTask.delete(t.id);
+        }
+        if (['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED'].includes(t.status) || e.event.previousStatus === 'RUNNING') {
+          line(`  ${t.key} ${statusColor(t.status)}${t.outcome && t.outcome !== 'SUCCESS' ? ` (${t.outcome})` : ''}`);
+        }
+        if (overall && ['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED'].includes(t.status)) overall.increment(1);
+      }
+    }
+  } finally {
+    bars?.stop();
+    await api.close();
+  }
+}
+
+async function summary(api: OrchestratorClient, id: string, json: boolean): Promise<WorkflowStatus> {
+  const w = await api.getWorkflow(id);
+  if (!w) throw new Error(`workflow ${id} not found`);
+  print(json, w, () =>
+    [
+      table(
+        ['step', 'status', 'outcome', 'attempts', 'duration', 'agent'],
+        w.tasks.map((t) => [t.key, statusColor(t.status), t.outcome, `${t.attempt}/${t.maxAttempts}`, duration(t.startedAt, t.finishedAt), t.agent?.name]),
+      ),
+      `${bold(w.name)} ${statusColor(w.status)}  quality ${w.quality.score.toFixed(2)} (${w.quality.total} tasks)  ` +
+        `duration ${duration(w.startedAt ?? w.createdAt, w.finishedAt)}  errors ${w.errors.length}`,
+      ...w.errors.map((e) => `  ${e.summary}`),
+      dim(`workflow ${w.id}`),
+    ].join('\n'),
+  );
+  return w.status;
+}
+
+export function cli(): Command {
+  const program = new Command('orchestrator')
+    .description('Runs workflows of tasks on agents, and watches them live.')
+    .version(packageVersion())
+    .addOption(new Option('--url <url>', 'GraphQL endpoint of the server').env('ORCHESTRATOR_URL').default('http://127.0.0.1:4000/graphql'))
+    .option('--json', 'print JSON instead of tables (for scripts)')
+    .showHelpAfterError();
+
+  const serve = program.command('serve').description('run the server (what `npm start` runs); flags mirror the environment variables');
+  for (const [name, [fallback, meaning]] of Object.entries(ENV_VARS)) {
+    serve.addOption(new Option(`--${kebab(name)} <value>`, `${meaning} (env ${name}, default ${fallback})`));
+  }
+  serve.action((opts: Record<string, string | undefined>) => {
+    const env = { ...process.env };
+    for (const name of Object.keys(ENV_VARS)) {
+      const v = opts[camel(name)];
+      if (v !== undefined) env[name] = v;
+    }
+    runServer(env).then(exitWith, failedToStart);
+  });
+
+  program
+    .command('run <file>')
+    .description('start a workflow from a JSON or YAML file; with --watch, follow it live and exit 0 COMPLETED, 2 PARTIAL, 1 FAILED/CANCELLED')
+    .option('--input <json>', 'workflow input, as JSON (replaces the file\'s input)')
+    .option('--name <name>', 'workflow name (replaces the file\'s name)')
+    .option('--watch', 'show live progress, then a summary')
+    .action(async (file: string, opts: { input?: string; name?: string; watch?: boolean }, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const started = await api.startWorkflow(readWorkflow(file, opts.input, opts.name));
+      if (!opts.watch) {
+        print(json, started, () => `${started.id} ${statusColor(started.status)}`);
+        return;
+      }
+      if (!json) process.stdout.write(`${dim(`workflow ${started.id}`)}\n`);
+      await watch(api, started.id, json);
+      process.exitCode = EXIT[await summary(api, started.id, json)] ?? 1;
+    });
+
+  program
+    .command('status')
+    .description('this instance: health, agents and work in flight')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const s = await api.status();
+      print(json, s, () =>
+        table(
+          ['instance', 'version', 'health', 'score', 'uptime', 'agents', 'running workflows', 'queued', 'running'],
+          [[s.instanceId, s.version, statusColor(s.status), s.healthScore, `${Math.round(s.uptimeSeconds)} s`, s.agents, s.runningWorkflows, s.queuedTasks, s.runningTasks]],
+        ),
+      );
+    });
+
+  program
+    .command('health')
+    .description('the health report and its components')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const h = await api.health();
+      print(json, h, () =>
+        [
+          `${bold('health')} ${statusColor(h.status)} ${h.score}/100  quality ${h.quality.score.toFixed(2)}  ` +
+            `agents ${h.agents.online} online, ${h.agents.busy} busy, ${h.agents.draining} draining, ${h.agents.offline} offline  ` +
+            `queue ${h.queue.queued} queued, ${h.queue.running} running`,
+          table(['component', 'score', 'status', 'detail'], h.components.map((c) => [c.name, c.score, statusColor(c.status), c.detail])),
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('workflows')
+    .description('recent workflows, newest first')
+    .option('--status <status...>', 'only these statuses (PENDING RUNNING COMPLETED PARTIAL FAILED CANCELLED)')
+    .option('--first <n>', 'how many', '20')
+    .action(async (opts: { status?: string[]; first: string }, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const statuses = opts.status?.map((s) => s.toUpperCase()) as WorkflowStatus[] | undefined;
+      const page = await api.listWorkflows({ filter: statuses ? { statuses } : null, first: Number(opts.first) });
+      const rows = page.edges.map((e) => e.node);
+      print(json, rows, () =>
+        `${table(
+          ['id', 'name', 'status', 'progress', 'quality', 'created', 'duration'],
+          rows.map((w) => [w.id, w.name, statusColor(w.status), `${Math.round(w.progress.fraction * 100)}%`, w.quality.score.toFixed(2), w.createdAt, duration(w.startedAt, w.finishedAt)]),
+        )}\n${dim(`${rows.length} of ${page.totalCount}`)}`,
+      );
+    });
+
+  program
+    .command('cancel <id>')
+    .description('cancel a workflow and its unfinished tasks')
+    .option('--reason <text>', 'why, for the history')
+    .action(async (id: string, opts: { reason?: string }, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const w = await api.cancelWorkflow(id, opts.reason);
+      print(json, w, () => `${w.id} ${statusColor(w.status)}`);
+    });
+
+  return program;
+}
+
+if (require.main === module) {
+  cli()
+    .parseAsync(process.argv)
+    .catch((e: unknown) => {
+      const code = e instanceof GraphQLRequestError && e.code ? ` (${e.code})` : '';
+      process.stderr.write(`orchestrator: ${e instanceof Error ? e.message : String(e)}${code}\n`);
+      process.exitCode = 1;
+    });
+}
