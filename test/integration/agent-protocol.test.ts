@@ -1,0 +1,254 @@
+import { claim, complete, fail, getWorkflow, LEASE, type Lease, registerAgent, startWorkflow, waitForWorkflow } from '../helpers/engine';
+import { startTestServer, subscribe, type TestServer, wsClient } from '../helpers/server';
+
+const steps = (n: number, capability: string, extra: Record<string, unknown> = {}) =>
+  Array.from({ length: n }, (_, i) => ({ key: `t${i}`, capability, input: { i }, ...extra }));
+
+describe('agent protocol: claims and leases', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ PROGRESS_THROTTLE_MS: '60000' });
+  });
+  afterAll(() => s.stop());
+
+  it('gives an agent only its capabilities, highest priority first then oldest, within its free concurrency', async () => {
+    const a = await registerAgent(s, 'picky', ['cap.a'], 2);
+    await startWorkflow(s, {
+      name: 'prio',
+      steps: [
+        { key: 'low', capability: 'cap.a', priority: 0 },
+        { key: 'other', capability: 'cap.b', priority: 100 },
+        { key: 'high', capability: 'cap.a', priority: 5 },
+        { key: 'low2', capability: 'cap.a', priority: 0 },
+      ],
+    });
+    const first = await claim(s, a, 10);
+    expect(first.map((l) => l.task.key)).toEqual(['high', 'low']);
+    expect(first.every((l) => l.attempt === 1 && l.agentId === a && l.task.status === 'RUNNING')).toBe(true);
+    expect(new Date(first[0]!.expiresAt).getTime()).toBeGreaterThan(Date.now());
+    const agent = await s.data(`query($id: ID!) { agent(id: $id) { status runningTasks } }`, { id: a });
+    expect(agent.agent).toEqual({ status: 'BUSY', runningTasks: 2 });
+    expect(await claim(s, a, 10)).toEqual([]); // full
+    await complete(s, first[0]!.id, {});
+    expect((await claim(s, a, 10)).map((l) => l.task.key)).toEqual(['low2']);
+  });
+
+  it('refuses bad claims', async () => {
+    const a = await registerAgent(s, 'claims-badly', ['x']);
+    for (const [vars, code] of [
+      [{ a, m: 0 }, 'BAD_USER_INPUT'],
+      [{ a, m: 501 }, 'BAD_USER_INPUT'],
+      [{ a, m: 1, w: -1 }, 'BAD_USER_INPUT'],
+      [{ a: 'nobody', m: 1 }, 'NOT_FOUND'],
+    ] as const) {
+      const r = await s.gql(`mutation($a: ID!, $m: Int, $w: Int) { claimTasks(agentId: $a, max: $m, waitMs: $w) { id } }`, vars);
+      expect(r.body.errors?.[0]?.extensions?.code).toBe(code);
+    }
+  });
+
+  it('records a result exactly once: stale and unknown leases change nothing', async () => {
+    const a = await registerAgent(s, 'once', ['cap.once']);
+    const w = await startWorkflow(s, { name: 'once', steps: [{ key: 'only', capability: 'cap.once' }] });
+    const [lease] = await claim(s, a);
+    const ok = await complete(s, lease!.id, { first: true });
+    expect(ok.body.data?.completeTask).toMatchObject({ status: 'COMPLETED', outcome: 'SUCCESS', output: { first: true } });
+    const twice = await complete(s, lease!.id, { second: true });
+    expect(twice.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const failLate = await fail(s, lease!.id, { type: 'AGENT_FAILURE' });
+    expect(failLate.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const beat = await s.gql(`mutation($l: ID!) { heartbeatTask(leaseId: $l) { id } }`, { l: lease!.id });
+    expect(beat.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const unknown = await complete(s, 'no-such-lease', {});
+    expect(unknown.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const wf = await getWorkflow(s, w.id);
+    expect(wf.tasks[0]).toMatchObject({ output: { first: true }, attempt: 1 });
+    expect(wf.quality.total).toBe(1);
+    const q = await s.data(`query($a: ID) { quality(agentId: $a) { total succeeded } }`, { a });
+    expect(q.quality).toEqual({ total: 1, succeeded: 1 });
+  });
+
+  it('refuses outcome FAILURE on completeTask (failures carry an error)', async () => {
+    const a = await registerAgent(s, 'outcome', ['cap.outcome']);
+    await startWorkflow(s, { name: 'o', steps: [{ key: 'x', capability: 'cap.outcome' }] });
+    const [lease] = await claim(s, a);
+    const r = await complete(s, lease!.id, {}, 'FAILURE');
+    expect(r.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await complete(s, lease!.id, {})).body.data?.completeTask.status).toBe('COMPLETED');
+  });
+
+  it('extends the lease on heartbeat and records progress, announcing it at most once per throttle window', async () => {
+    const a = await registerAgent(s, 'beater', ['cap.beat']);
+    const w = await startWorkflow(s, { name: 'beat', steps: [{ key: 'b', capability: 'cap.beat' }] });
+    const client = wsClient(s.wsUrl);
+    const sub = subscribe(client, `subscription($w: ID) { taskUpdated(workflowId: $w, statuses: [RUNNING]) { task { progress progressMessage } previousStatus } }`, { w: w.id });
+    await s.waitForListeners('task', 1);
+    const [lease] = await claim(s, a);
+    await new Promise((r) => setTimeout(r, 20));
+    const hb = `mutation($l: ID!, $p: Float, $m: String) { heartbeatTask(leaseId: $l, progress: $p, message: $m) { id expiresAt task { progress progressMessage } } }`;
+    const one = await s.data(hb, { l: lease!.id, p: 0.25, m: 'a quarter' });
+    expect(new Date(one.heartbeatTask.expiresAt).getTime()).toBeGreaterThan(new Date(lease!.expiresAt).getTime());
+    const two = await s.data(hb, { l: lease!.id, p: 0.5, m: 'half' });
+    expect(two.heartbeatTask.task).toEqual({ progress: 0.5, progressMessage: 'half' });
+    expect((await sub.next()).data?.taskUpdated).toEqual({ task: { progress: null, progressMessage: null }, previousStatus: 'QUEUED' });
+    expect((await sub.next()).data?.taskUpdated).toEqual({ task: { progress: 0.25, progressMessage: 'a quarter' }, previousStatus: 'RUNNING' });
+    const history = await s.data(`query($w: ID) { history(filter: { workflowId: $w, types: [TASK_PROGRESS] }) { edges { node { data } } } }`, { w: w.id });
+    expect(history.history.edges).toHaveLength(1); // the second report fell inside the throttle window
+    for (const p of [-0.1, 1.5]) {
+      const bad = await s.gql(hb, { l: lease!.id, p });
+      expect(bad.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    await complete(s, lease!.id, {});
+    expect(sub.received.length).toBe(2);
+    await client.dispose();
+  });
+
+  it('never gives one task to two agents claiming at the same time', async () => {
+    const agents = [await registerAgent(s, 'racer-1', ['cap.race'], 50), await registerAgent(s, 'racer-2', ['cap.race'], 50)];
+    const w = await startWorkflow(s, { name: 'race', steps: steps(300, 'cap.race') });
+    const taken = new Map<string, string>();
+    const doubles: string[] = [];
+    await Promise.all(
+      agents.map(async (agent) => {
+        for (;;) {
+          const leases = await claim(s, agent, 50);
+          if (leases.length === 0) {
+            const left = (await getWorkflow(s, w.id)).progress;
+            if (left.queued === 0 && left.running === 0) return;
+            continue;
+          }
+          for (const l of leases) {
+            if (taken.has(l.task.id)) doubles.push(l.task.id);
+            taken.set(l.task.id, agent);
+          }
+          await Promise.all(leases.map((l) => complete(s, l.id, { by: agent })));
+        }
+      }),
+    );
+    expect(doubles).toEqual([]);
+    expect(taken.size).toBe(300);
+    expect(new Set(taken.values()).size).toBe(2); // both did work
+    const done = await waitForWorkflow(s, w.id);
+    expect(done.status).toBe('COMPLETED');
+    expect(done.quality.total).toBe(300);
+    const started = await s.data(`query($w: ID) { history(filter: { workflowId: $w, types: [TASK_STARTED] }, first: 500) { edges { node { taskId } } } }`, { w: w.id });
+    expect(new Set(started.history.edges.map((e: any) => e.node.taskId)).size).toBe(300);
+    expect(started.history.edges).toHaveLength(300);
+  });
+
+  it('long-polls: waits for work and returns as soon as some is queued, or empty at the deadline', async () => {
+    const a = await registerAgent(s, 'poller', ['cap.poll']);
+    expect(await claim(s, a, 1, 200)).toEqual([]);
+    const waiting = claim(s, a, 5, 30_000);
+    await new Promise((r) => setTimeout(r, 100));
+    await startWorkflow(s, { name: 'poll', steps: [{ key: 'p', capability: 'cap.poll' }] });
+    const leases = await waiting;
+    expect(leases.map((l) => l.task.key)).toEqual(['p']);
+  });
+
+  it('stops waiting when the long-polling client goes away, and claims nothing for it', async () => {
+    const a = await registerAgent(s, 'goner', ['cap.gone']);
+    const gone = new AbortController();
+    const poll = fetch(s.url, {
+      method: 'POST',
+      signal: gone.signal,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `mutation($a: ID!) { claimTasks(agentId: $a, waitMs: 30000) { id } }`, variables: { a } }),
+    }).catch(() => null);
+    await new Promise((r) => setTimeout(r, 100));
+    gone.abort();
+    await poll;
+    await new Promise((r) => setTimeout(r, 500)); // time for the server to see the socket close
+    const w = await startWorkflow(s, { name: 'gone', steps: [{ key: 'g', capability: 'cap.gone' }] });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await getWorkflow(s, w.id)).tasks[0].status).toBe('QUEUED');
+  });
+
+  it('gives back, attempt unspent, what it claimed for a long-poll whose client left during the claim', async () => {
+    // The window between "claimed" and "answered" is too short to hit over HTTP on purpose, so this
+    // drives the same call the claimTasks resolver makes, with the request's signal firing mid-claim.
+    const a = await registerAgent(s, 'left-mid-claim', ['cap.midclaim']);
+    const other = await registerAgent(s, 'stays', ['cap.midclaim']);
+    const w = await startWorkflow(s, { name: 'mid-claim', steps: [{ key: 'm', capability: 'cap.midclaim' }] });
+    const left = new AbortController();
+    const claiming = s.orchestrator.leases.claimWaiting(a, 1, 0, left.signal);
+    left.abort(); // the claim transaction is already under way
+    expect(await claiming).toEqual([]);
+    expect((await getWorkflow(s, w.id)).tasks[0]).toMatchObject({ status: 'QUEUED', attempt: 0 });
+    const leases = await claim(s, other);
+    expect(leases).toMatchObject([{ attempt: 1, task: { key: 'm' } }]);
+    expect((await complete(s, leases[0]!.id, { ok: 1 })).body.errors).toBeUndefined();
+    expect((await getWorkflow(s, w.id)).status).toBe('COMPLETED');
+  });
+
+  it('answers a long-poll of a draining agent at once', async () => {
+    const a = await registerAgent(s, 'drained-poller', ['cap.none']);
+    await s.data(`mutation($id: ID!) { setAgentDraining(id: $id, draining: true) { status } }`, { id: a });
+    // waitMs is the test's own timeout: sitting out the wait would fail the test.
+    expect(await claim(s, a, 1, 60_000)).toEqual([]);
+  });
+
+  it('gives a draining agent nothing, and work again once it is undrained', async () => {
+    const a = await registerAgent(s, 'drainee', ['cap.drain']);
+    await startWorkflow(s, { name: 'drain', steps: [{ key: 'd', capability: 'cap.drain' }] });
+    await s.data(`mutation($id: ID!) { setAgentDraining(id: $id, draining: true) { status } }`, { id: a });
+    expect(await claim(s, a)).toEqual([]);
+    await s.data(`mutation($id: ID!) { setAgentDraining(id: $id, draining: false) { status } }`, { id: a });
+    expect((await claim(s, a)).map((l) => l.task.key)).toEqual(['d']);
+  });
+
+  it('pushes leases over taskAssigned up to the agent concurrency, and more as slots free', async () => {
+    const a = await registerAgent(s, 'pushed', ['cap.push'], 2);
+    const client = wsClient(s.wsUrl);
+    const sub = subscribe<{ taskAssigned: Lease }>(client, `subscription($a: ID!) { taskAssigned(agentId: $a) { ${LEASE} } }`, { a });
+    await startWorkflow(s, { name: 'push', steps: steps(3, 'cap.push') });
+    const l1 = (await sub.next()).data!.taskAssigned;
+    const l2 = (await sub.next()).data!.taskAssigned;
+    expect([l1.task.key, l2.task.key]).toEqual(['t0', 't1']);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sub.received).toHaveLength(2); // the third waits for a free slot
+    await complete(s, l1.id, {});
+    const l3 = (await sub.next()).data!.taskAssigned;
+    expect(l3.task.key).toBe('t2');
+    expect(l3.agentId).toBe(a);
+    await complete(s, l2.id, {});
+    await complete(s, l3.id, {});
+    const unknown = subscribe(client, `subscription { taskAssigned(agentId: "nobody") { id } }`);
+    expect((await unknown.next()).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    await client.dispose();
+  });
+});
+
+describe('agent protocol: silent agents', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ LEASE_TIMEOUT_MS: '1000', SWEEP_INTERVAL_MS: '100' });
+  });
+  afterAll(() => s.stop());
+
+  it('expires the lease of a silent agent (AGENT_LOST), retries the task elsewhere, and refuses the late result', async () => {
+    const silent = await registerAgent(s, 'silent', ['cap.lost']);
+    const w = await startWorkflow(s, { name: 'lost', steps: [{ key: 'l', capability: 'cap.lost', maxAttempts: 2, retryBackoffMs: 0 }] });
+    const [stale] = await claim(s, silent);
+    const rescuer = await registerAgent(s, 'rescuer', ['cap.lost']);
+    const [fresh] = await claim(s, rescuer, 1, 10_000);
+    expect(fresh).toBeDefined();
+    expect(fresh!.attempt).toBe(2);
+    const late = await complete(s, stale!.id, { from: 'silent' });
+    expect(late.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    await complete(s, fresh!.id, { from: 'rescuer' });
+    const done = await getWorkflow(s, w.id);
+    expect(done.status).toBe('COMPLETED');
+    expect(done.tasks[0]).toMatchObject({ output: { from: 'rescuer' }, errors: [{ type: 'AGENT_LOST' }], agent: { name: 'rescuer' } });
+  });
+
+  it('marks a remote agent OFFLINE when it is not seen for the lease timeout, and ONLINE when it claims again', async () => {
+    const a = await registerAgent(s, 'sleepy', ['cap.sleepy']);
+    const client = wsClient(s.wsUrl);
+    const sub = subscribe(client, `subscription($a: ID) { agentUpdated(agentId: $a) { status } }`, { a });
+    await s.waitForListeners('agent', 1);
+    expect((await sub.next()).data?.agentUpdated.status).toBe('OFFLINE');
+    await claim(s, a);
+    expect((await sub.next()).data?.agentUpdated.status).toBe('ONLINE');
+    await client.dispose();
+  });
+});

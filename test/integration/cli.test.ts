@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const ROOT = join(__dirname, '..', '..');
+
+function cli(args: string[], url: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'src/cli/main.ts'), '--url', url, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('orchestrator CLI', () => {
+  let s: TestServer;
+  const dir = mkdtempSync(join(tmpdir(), 'orchestrator-cli-'));
+  const file = (name: string, content: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+    return path;
+  };
+  beforeAll(async () => {
+    s = await startTestServer();
+  });
+  afterAll(async () => {
+    await s.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a workflow with --watch, prints a summary and exits 0 when it COMPLETES', async () => {
+    const wf = file('ok.json', {
+      name: 'cli-ok',
+      input: { who: 'cli' },
+      steps: [
+        { key: 'hello', capability: 'builtin.echo', input: { to: { $from: 'workflow.input.who' } } },
+        { key: 'nap', capability: 'builtin.sleep', dependsOn: ['hello'], input: { ms: 300 } },
+      ],
+    });
+    const r = await cli(['run', wf, '--watch'], s.url);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/hello\s+COMPLETED\s+SUCCESS\s+1\/1/);
+    expect(r.stdout).toMatch(/nap\s+COMPLETED\s+SUCCESS/);
+    expect(r.stdout).toMatch(/cli-ok COMPLETED\s+quality 1\.00 \(2 tasks\)\s+duration .+ errors 0/);
+    expect(r.stdout).not.toContain('\x1b['); // no colour when stdout is not a terminal
+  });
+
+  it('exits 2 for PARTIAL and 1 for FAILED, listing the errors', async () => {
+    const partial = await cli(
+      ['run', file('partial.json', { name: 'cli-partial', steps: [{ key: 'f', capability: 'builtin.fail', continueOnFailure: true }] }), '--watch'],
+      s.url,
+    );
+    expect(partial.code).toBe(2);
+    expect(partial.stdout).toContain('cli-partial PARTIAL');
+    const failed = await cli(
+      ['run', file('failed.json', { name: 'cli-failed', steps: [{ key: 'f', capability: 'builtin.fail', input: { type: 'TIMEOUT', message: 'too slow' } }] }), '--watch'],
+      s.url,
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain('cli-failed FAILED');
+    expect(failed.stdout).toContain('TIMEOUT: too slow');
+  });
+
+  it('reads YAML, takes --input, and prints JSON with --json', async () => {
+    const yaml = file(
+      'wf.yaml',
+      ['name: cli-yaml', 'steps:', '  - key: e', '    capability: builtin.echo', '    input:', '      v: { $from: workflow.input.v }'].join('\n'),
+    );
+    const r = await cli(['--json', 'run', yaml, '--input', '{"v": 42}', '--watch'], s.url);
+    expect(r.code).toBe(0);
+    const w = JSON.parse(r.stdout);
+    expect(w).toMatchObject({ name: 'cli-yaml', status: 'COMPLETED', output: { e: { v: 42 } } });
+  });
+
+  it('starts without --watch and prints the id; cancel cancels it', async () => {
+    const started = await cli(['--json', 'run', file('wait.json', { name: 'cli-cancel', steps: [{ key: 'x', capability: 'nobody.serves.this' }] })], s.url);
+    expect(started.code).toBe(0);
+    const { id, status } = JSON.parse(started.stdout);
+    expect(status).toBe('PENDING');
+    const cancelled = await cli(['cancel', id, '--reason', 'from the cli'], s.url);
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stdout).toContain(`${id} CANCELLED`);
+  });
+
+  it('prints status, health and workflows as tables, and as JSON that parses', async () => {
+    const status = await cli(['status'], s.url);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/instance\s+version\s+health/);
+    expect(JSON.parse((await cli(['--json', 'status'], s.url)).stdout)).toMatchObject({ version: 'test', agents: 3 });
+    const health = await cli(['health'], s.url);
+    expect(health.stdout).toMatch(/storage\s+100\s+HEALTHY\s+reachable/);
+    expect(JSON.parse((await cli(['--json', 'health'], s.url)).stdout).components).toHaveLength(5);
+    const list = await cli(['workflows', '--status', 'completed'], s.url);
+    expect(list.stdout).toContain('cli-ok');
+    expect(list.stdout).not.toContain('cli-failed');
+    const json = JSON.parse((await cli(['--json', 'workflows', '--status', 'FAILED'], s.url)).stdout);
+    expect(json.map((w: { name: string }) => w.name)).toEqual(['cli-failed']);
+  });
+
+  it('says what went wrong, with exit code 1', async () => {
+    const missing = await cli(['cancel', 'no-such-workflow'], s.url);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/not found \(NOT_FOUND\)/);
+    const bad = await cli(['run', file('bad.json', { name: 'cli-bad', steps: [] })], s.url);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('at least one step (BAD_USER_INPUT)');
+    const down = await cli(['status'], 'http://127.0.0.1:1/graphql');
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('cannot reach');
+  });
+});

@@ -1,0 +1,256 @@
+// The storage contract: one suite over the one SQL store, on PGlite always and on PostgreSQL when
+// DATABASE_URL is set, each test in a schema of its own.
+import { randomUUID } from 'node:crypto';
+import { AgentKind, AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, TaskStatus, WorkflowStatus } from '../../src/domain/enums';
+import { DomainError } from '../../src/domain/errors';
+import { ErrorRecordBuilder } from '../../src/domain/error-record';
+import { silentLogger } from '../../src/engine/logger';
+import { migrate } from '../../src/storage/migrate';
+import { PgliteDriver } from '../../src/storage/pglite';
+import { PostgresDriver } from '../../src/storage/postgres';
+import type { SqlDriver } from '../../src/storage/sql';
+import { SqlStore } from '../../src/storage/sql-store';
+import type { NewTask, Store } from '../../src/storage/store';
+import { databaseUrl, dropSchema, uniqueSchema } from '../helpers/database';
+
+interface Backend {
+  name: string;
+  open(): Promise<{ driver: SqlDriver; cleanup(): Promise<void> }>;
+}
+
+let sharedPglite: Promise<PgliteDriver> | null = null;
+const backends: Backend[] = [
+  {
+    name: 'PGlite',
+    // One embedded database for the file (it takes a second to open); a schema per test.
+    open: async () => {
+      sharedPglite ??= PgliteDriver.open('memory://');
+      const driver = await sharedPglite;
+      const schema = uniqueSchema('store');
+      await driver.exec(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`);
+      return {
+        driver: { ...driver, kind: driver.kind, query: driver.query.bind(driver), exec: driver.exec.bind(driver), transaction: driver.transaction.bind(driver), close: async () => undefined },
+        cleanup: () => driver.exec(`SET search_path TO public; DROP SCHEMA ${schema} CASCADE`),
+      };
+    },
+  },
+];
+const pgUrl = databaseUrl;
+if (pgUrl) {
+  backends.push({
+    name: 'PostgreSQL',
+    open: async () => {
+      const schema = uniqueSchema('store');
+      const driver = await PostgresDriver.open({ url: pgUrl, poolSize: 4, schema, log: silentLogger });
+      return {
+        driver,
+        cleanup: async () => {
+          await driver.close();
+          await dropSchema({ DATABASE_URL: pgUrl, DATABASE_SCHEMA: schema });
+        },
+      };
+    },
+  });
+}
+
+afterAll(async () => {
+  await (await sharedPglite)?.close();
+});
+
+const task = (workflowId: string, key: string, extra: Partial<NewTask> = {}): NewTask => ({
+  id: randomUUID(),
+  workflowId,
+  key,
+  name: key,
+  capability: 'cap',
+  status: TaskStatus.PENDING,
+  input: { key },
+  hasRefs: false,
+  maxAttempts: 1,
+  retryBackoffMs: 0,
+  timeoutMs: null,
+  priority: 0,
+  dependsOn: [],
+  continueOnFailure: false,
+  pendingDeps: 0,
+  createdAt: new Date(),
+  ...extra,
+});
+
+describe.each(backends)('Store on $name', (backend) => {
+  let store: Store;
+  let driver: SqlDriver;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ driver, cleanup } = await backend.open());
+    await migrate(driver);
+    store = SqlStore.over(driver);
+  });
+  afterEach(() => cleanup());
+
+  async function workflowWith(tasks: (wid: string) => NewTask[]) {
+    const wid = randomUUID();
+    const rows = tasks(wid);
+    await store.transaction(async (tx) => {
+      await tx.insertWorkflow({
+        id: wid,
+        seq: '0',
+        name: 'w',
+        status: WorkflowStatus.PENDING,
+        input: null,
+        output: null,
+        idempotencyKey: null,
+        createdAt: new Date(),
+        startedAt: null,
+        finishedAt: null,
+        remaining: rows.length,
+        failedRequired: 0,
+        partial: 0,
+      });
+      await tx.insertTasks(rows);
+    });
+    return { wid, rows };
+  }
+
+  async function agent(name: string, capabilities = ['cap'], concurrency = 100): Promise<string> {
+    const id = randomUUID();
+    await store.insertAgent({
+      id,
+      name,
+      kind: AgentKind.REMOTE,
+      capabilities,
+      status: AgentStatus.ONLINE,
+      concurrency,
+      runningTasks: 0,
+      metadata: null,
+      registeredAt: new Date(),
+      lastSeenAt: new Date(),
+      tokenHash: null,
+    });
+    return id;
+  }
+
+  it('applies migrations once, even when asked twice', async () => {
+    expect(await migrate(driver)).toEqual([]);
+    const rows = await driver.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => r.version)).toEqual([1, 2]);
+  });
+
+  it('pages by sequence number, not by its text (10 comes after 9)', async () => {
+    await store.appendHistory(
+      Array.from({ length: 25 }, (_, i) => ({ type: HistoryEventType.CACHE_CLEARED, data: { i } })),
+      new Date(),
+    );
+    const first = await store.listHistory({}, { limit: 12, after: null });
+    const rest = await store.listHistory({}, { limit: 100, after: first.at(-1)?.seq ?? null });
+    expect([...first, ...rest].map((e) => (e.data as { i: number }).i)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    for (let i = 0; i < 12; i++) {
+      await store.insertError(ErrorRecordBuilder.of(ErrorType.NETWORK, `e${i}`).severity(ErrorSeverity.LOW).build());
+    }
+    const newest = await store.listErrors({}, { limit: 3, after: null });
+    expect(newest.map((e) => e.message)).toEqual(['e11', 'e10', 'e9']);
+    expect(await store.countErrors({ severities: [ErrorSeverity.LOW] })).toBe(12);
+  });
+
+  it('claims in priority then age order, and two concurrent claimers never get one task', async () => {
+    const { rows } = await workflowWith((wid) =>
+      Array.from({ length: 120 }, (_, i) => task(wid, `t${i}`, { status: TaskStatus.QUEUED, priority: i < 10 ? 5 : 0 })),
+    );
+    const [a, b] = [await agent('a'), await agent('b')];
+    const claim = (agentId: string) =>
+      store.transaction((tx) =>
+        tx.claimTasks({ agentId, capabilities: ['cap'], limit: 30, now: new Date(), expiresAt: new Date(Date.now() + 60_000) }),
+      );
+    const batches = await Promise.all([claim(a), claim(b), claim(a), claim(b)]);
+    const ids = batches.flat().map((t) => t.id);
+    expect(ids).toHaveLength(120);
+    expect(new Set(ids).size).toBe(120);
+    expect(new Set(batches.flat().map((t) => t.leaseId)).size).toBe(120);
+    const firstBatch = batches.find((bt) => bt.some((t) => t.key === 't0'));
+    expect(firstBatch?.slice(0, 10).map((t) => t.key)).toEqual(rows.slice(0, 10).map((r) => r.key));
+    const [lease] = await store.transaction((tx) => tx.getLeases([batches[0]![0]!.leaseId as string]));
+    expect(lease?.task.status).toBe(TaskStatus.RUNNING);
+  });
+
+  it('releases dependants only when all their dependencies are done, and skips descendants', async () => {
+    const { rows } = await workflowWith((wid) => {
+      const a = task(wid, 'a', { status: TaskStatus.QUEUED });
+      const b = task(wid, 'b', { status: TaskStatus.QUEUED });
+      const c = task(wid, 'c', { dependsOn: ['a', 'b'], pendingDeps: 2 });
+      const d = task(wid, 'd', { dependsOn: ['c'], pendingDeps: 1 });
+      return [a, b, c, d];
+    });
+    const [a, b, c, d] = rows as [NewTask, NewTask, NewTask, NewTask];
+    await store.insertEdges([
+      { depId: a.id, taskId: c.id },
+      { depId: b.id, taskId: c.id },
+      { depId: c.id, taskId: d.id },
+    ]);
+    expect(await store.transaction((tx) => tx.releaseDependants([a.id]))).toEqual([]);
+    expect((await store.transaction((tx) => tx.releaseDependants([b.id]))).map((t) => t.key)).toEqual(['c']);
+    const skipped = await store.transaction((tx) => tx.skipDescendants(c.id, new Date()));
+    expect(skipped.map((t) => [t.key, t.previousStatus, t.status])).toEqual([['d', 'PENDING', 'SKIPPED']]);
+  });
+
+  it('keeps quality as counters', async () => {
+    await store.addQuality([{ scope: 'all', id: '', delta: { succeeded: 2, partial: 1, failed: 0 } }]);
+    await store.addQuality([
+      { scope: 'all', id: '', delta: { succeeded: 0, partial: 0, failed: 1 } },
+      { scope: 'agent', id: 'a', delta: { succeeded: 1, partial: 0, failed: 0 } },
+    ]);
+    expect((await store.getQuality('all', [''])).get('')).toEqual({ succeeded: 2, partial: 1, failed: 1 });
+  });
+
+  it('treats cache prefixes literally and never returns expired entries', async () => {
+    const now = new Date();
+    await store.setCache({ key: 'a_b', value: 1, expiresAt: null, updatedAt: now });
+    await store.setCache({ key: 'axb', value: 2, expiresAt: null, updatedAt: now });
+    await store.setCache({ key: 'a_gone', value: 3, expiresAt: new Date(now.getTime() - 1), updatedAt: now });
+    expect((await store.listCache('a_', now)).map((e) => e.key)).toEqual(['a_b']);
+    expect(await store.getCache('a_gone', now)).toBeNull();
+    expect(await store.clearCache('a', now)).toBe(2);
+  });
+
+  // PGlite has one session, so a second transaction simply waits its turn: nothing to race there.
+  (backend.name === 'PostgreSQL' ? it : it.skip)('lets one holder at a time take the sweeper lock', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const first = store.transaction(async (tx) => {
+      const got = await tx.tryLock(42);
+      await held;
+      return got;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await store.transaction((tx) => tx.tryLock(42));
+    release();
+    expect(await first).toBe(true);
+    expect(second).toBe(false);
+    expect(await store.transaction((tx) => tx.tryLock(42))).toBe(true); // free again after the commit
+  });
+});
+
+(pgUrl ? it : it.skip)('migrates safely when several instances start at once', async () => {
+  const schema = uniqueSchema('migrate');
+  const drivers = await Promise.all(
+    [1, 2, 3].map(() => PostgresDriver.open({ url: pgUrl as string, poolSize: 2, schema, log: silentLogger })),
+  );
+  try {
+    const applied = await Promise.all(drivers.map((d) => migrate(d)));
+    expect(applied.flat().sort()).toEqual([1, 2]); // each version applied once, by one of them
+    const rows = await drivers[0]!.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => r.version)).toEqual([1, 2]);
+  } finally {
+    await Promise.all(drivers.map((d) => d.close()));
+    await dropSchema({ DATABASE_URL: pgUrl as string, DATABASE_SCHEMA: schema });
+  }
+});
+
+(databaseUrl ? it : it.skip)('answers UNAVAILABLE when PostgreSQL cannot be reached', async () => {
+  const driver = await PostgresDriver.open({ url: 'postgres://postgres@127.0.0.1:1/test', poolSize: 1, schema: null, log: silentLogger }).catch(
+    (e: unknown) => e,
+  );
+  const error = driver instanceof PostgresDriver ? await driver.query('SELECT 1').catch((e: unknown) => e) : driver;
+  expect(error).toBeInstanceOf(DomainError);
+  expect((error as DomainError).type).toBe(ErrorType.NETWORK);
+  if (driver instanceof PostgresDriver) await driver.close();
+});

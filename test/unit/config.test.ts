@@ -1,0 +1,32 @@
+import { ConfigError, loadConfig } from '../../src/server/config';
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(4000);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.maxBodyBytes).toBe(1024 * 1024);
+    expect(c.engine.leaseTimeoutMs).toBe(30000);
+    expect(c.engine.health).toMatchObject({ healthy: 80, degraded: 50 });
+    expect(c.dataDir).toMatch(/data$/);
+  });
+
+  it('reads every documented variable', () => {
+    const c = loadConfig({ PORT: '0', HOST: '0.0.0.0', LOG_LEVEL: 'warn', HEALTH_HEALTHY_MIN: '90', HEALTH_DEGRADED_MIN: '60', DATA_DIR: 'memory://' });
+    expect(c).toMatchObject({ port: 0, host: '0.0.0.0', logLevel: 'warn', dataDir: 'memory://' });
+    expect(c.engine.health).toMatchObject({ healthy: 90, degraded: 60 });
+  });
+
+  it('names every invalid variable at once', () => {
+    try {
+      loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud', HEALTH_DEGRADED_MIN: '95' });
+      throw new Error('expected a ConfigError');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const text = (e as ConfigError).message;
+      expect(text).toContain('PORT');
+      expect(text).toContain('LOG_LEVEL');
+      expect(text).toContain('HEALTH_DEGRADED_MIN');
+    }
+  });
+});
