@@ -1,0 +1,141 @@
+// query: a 100-task workflow read over HTTP under load, against a plain Apollo Server answering a
+// static object of the same shape. enqueue: one single-step startWorkflow per request under the same
+// load, and how long a committed task takes to reach a connected agent's taskAssigned.
+import { ApolloServer } from '@apollo/server';
+import { GraphQLJSON } from 'graphql-scalars';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import autocannon from 'autocannon';
+import { benchServer, gql, percentile, type Measurement, type Scenario, sleep } from '../lib';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+
+const QUERY = `query($id: ID!) { workflow(id: $id) { progress { total completed fraction } tasks { key status output agent { name } errors { type } } } }`;
+
+async function load(url: string, body: string, seconds: number): Promise<{ rps: number; p99: number; errors: number }> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: 50,
+    duration: seconds,
+  });
+  return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
+}
+
+/** A plain Apollo Server answering the same query shape from a static object. */
+async function plainApollo(shape: unknown): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = new ApolloServer({
+    typeDefs: `scalar JSON type Q { workflow(id: ID!): W } type W { progress: P tasks: [T!]! } type P { total: Int completed: Int fraction: Float }
+      type T { key: String status: String output: JSON agent: A errors: [E!]! } type A { name: String } type E { type: String }
+      schema { query: Q }`,
+    resolvers: { JSON: GraphQLJSON, Q: { workflow: () => shape } },
+  });
+  const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } });
+  return { url, stop: () => server.stop() };
+}
+
+export const queryScenario: Scenario = {
+  name: 'query',
+  higherIsBetter: true,
+  async round(ctx): Promise<Measurement> {
+    const seconds = ctx.quick ? 3 : 10;
+    const server = await benchServer();
+    try {
+      const { startWorkflow } = await gql(server.url, `mutation($i: StartWorkflowInput!) { startWorkflow(input: $i) { id } }`, {
+        i: { name: 'q', steps: Array.from({ length: 100 }, (_, i) => ({ key: `q${i}`, capability: 'builtin.echo', input: { i } })) },
+      });
+      while ((await gql(server.url, `query($id: ID!) { workflow(id: $id) { status } }`, { id: startWorkflow.id })).workflow.status !== 'COMPLETED') await sleep(20);
+      const body = JSON.stringify({ query: QUERY, variables: { id: startWorkflow.id } });
+      const shape = (await gql(server.url, QUERY, { id: startWorkflow.id })).workflow;
+      const ours = await load(server.url, body, seconds);
+      const plain = await plainApollo(shape);
+      try {
+        const theirs = await load(plain.url, body, seconds);
+        if (ours.errors || theirs.errors) throw new Error(`errors under load: ${ours.errors} / ${theirs.errors}`);
+        return {
+          value: ours.rps,
+          unit: 'req/s',
+          baseline: theirs.rps,
+          baselineName: 'plain Apollo Server, static object (req/s)',
+          extra: { p99Ms: ours.p99, baselineP99Ms: theirs.p99, p99Ratio: ours.p99 / Math.max(1, theirs.p99) },
+        };
+      } finally {
+        await plain.stop();
+      }
+    } finally {
+      await server.stop();
+    }
+  },
+};
+
+export const enqueueScenario: Scenario = {
+  name: 'enqueue',
+  higherIsBetter: true,
+  async round(ctx): Promise<Measurement> {
+    const seconds = ctx.quick ? 3 : 10;
+    const server = await benchServer();
+    try {
+      const body = JSON.stringify({
+        query: `mutation { startWorkflow(input: { name: "e", steps: [{ key: "only", capability: "nobody.serves.this" }] }) { id } }`,
+      });
+      const ours = await load(server.url, body, seconds);
+      const shape = { progress: { total: 1, completed: 0, fraction: 0 }, tasks: [] };
+      const plain = await plainApollo(shape);
+      let baseline: number;
+      try {
+        baseline = (await load(plain.url, JSON.stringify({ query: QUERY, variables: { id: 'x' } }), seconds)).rps;
+      } finally {
+        await plain.stop();
+      }
+      const latency = await commitToAgent(server.url, server.wsUrl, ours.rps / 2, ctx.quick ? 200 : 1000);
+      return {
+        value: ours.rps,
+        unit: 'workflows/s',
+        baseline,
+        baselineName: 'plain Apollo Server, static object (req/s)',
+        extra: { commitToAgentP50Ms: latency.p50, commitToAgentP99Ms: latency.p99 },
+      };
+    } finally {
+      await server.stop();
+    }
+  },
+};
+
+/** Starts single-step workflows at `rate` per second; measures commit (task createdAt) → taskAssigned receipt. */
+async function commitToAgent(url: string, wsUrl: string, rate: number, count: number): Promise<{ p50: number; p99: number }> {
+  const { registerAgent } = await gql(url, `mutation { registerAgent(input: { name: "latency", capabilities: ["bench.latency"], concurrency: 10000 }) { agent { id } } }`);
+  const client = createClient({ url: wsUrl, webSocketImpl: WebSocket });
+  const latencies: number[] = [];
+  const pending: string[] = [];
+  let done: () => void = () => undefined;
+  const all = new Promise<void>((r) => (done = r));
+  const dispose = client.subscribe<{ taskAssigned: { id: string; task: { createdAt: string } } }>(
+    { query: `subscription($a: ID!) { taskAssigned(agentId: $a) { id task { createdAt } } }`, variables: { a: registerAgent.agent.id } },
+    {
+      next: ({ data }) => {
+        if (!data) return;
+        latencies.push(Date.now() - new Date(data.taskAssigned.task.createdAt).getTime());
+        pending.push(data.taskAssigned.id);
+        if (latencies.length >= count) done();
+      },
+      error: () => done(),
+      complete: () => undefined,
+    },
+  );
+  await sleep(300);
+  const gap = 1000 / Math.max(1, rate);
+  const start = performance.now();
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = start + i * gap;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    sends.push(gql(url, `mutation { startWorkflow(input: { name: "l", steps: [{ key: "x", capability: "bench.latency" }] }) { id } }`));
+  }
+  await Promise.all(sends);
+  await Promise.race([all, sleep(30_000)]);
+  dispose();
+  await client.dispose();
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
