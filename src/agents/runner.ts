@@ -70,7 +70,7 @@ export class BuiltinRunner {
   private async loop(agentId: string, agent: BuiltinAgent): Promise<void> {
     const { signal } = this.stopping;
     while (!signal.aborted) {
-      const wake = this.o.leases.wakeFor(agentId);
+      const wake = this.o.leases.wakeFor(agentId, [agent.capability]);
       try {
         const free = this.o.options.builtinConcurrency - this.inflight(agentId);
         const leases = free > 0 ? await this.o.leases.claim(agentId, free) : [];

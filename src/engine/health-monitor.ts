@@ -7,8 +7,8 @@ import { NO_RESULTS, qualitySummary } from '../domain/quality';
 import type { EngineContext } from './context';
 import type { QualityService } from './quality';
 
-/** Coalesces bursts of changes into one evaluation. */
-const NUDGE_DELAY_MS = 25;
+/** Coalesces bursts of changes into one evaluation (a busy engine evaluates at most this often). */
+const NUDGE_DELAY_MS = 200;
 
 export class HealthMonitor {
   private last: { score: number; status: HealthStatus } | null = null;

@@ -35,6 +35,16 @@ function toLease(t: StoredTask): TaskLease {
 }
 
 export class LeaseService {
+  /** When this instance last recorded each agent as seen (lastSeenAt is kept to this precision). */
+  private readonly touched = new Map<string, number>();
+  /** Results waiting for the transaction after the one being written (see complete). */
+  private completions: {
+    item: { leaseId: string; output: unknown; outcome: TaskOutcome | null | undefined };
+    resolve: (r: Task | DomainError) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private completing = false;
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly transitions: Transitions,
@@ -54,7 +64,7 @@ export class LeaseService {
     return this.ctx.writer.write(async (tx, changes) => {
       const agent = await tx.getAgentForUpdate(agentId);
       if (!agent) throw notFound('agent', agentId);
-      await tx.touchAgents([agentId], now);
+      await this.touch(tx, [agentId]);
       if (agent.status === AgentStatus.OFFLINE) {
         // An agent that asks for work is alive again.
         await tx.updateAgent(agentId, { status: AgentStatus.ONLINE });
@@ -117,21 +127,26 @@ export class LeaseService {
    * Subscribes to the events that can give this agent work: tasks queued for a capability, or one
    * of its own tasks finishing (a free slot). Subscribe before claiming so no wake-up is missed.
    */
-  wakeFor(agentId: string): { wait(ms: number, signal?: AbortSignal): Promise<void>; cancel(): void } {
+  wakeFor(
+    agentId: string,
+    knownCapabilities?: readonly string[],
+  ): { wait(ms: number, signal?: AbortSignal): Promise<void>; cancel(): void } {
     let fire: (() => void) | null = null;
     let fired = false;
     const trigger = () => {
       fired = true;
       fire?.();
     };
-    let capabilities: Set<string> | null = null;
+    let capabilities: Set<string> | null = knownCapabilities ? new Set(knownCapabilities) : null;
     // Until the capabilities are known every queue event wakes the waiter (a spare claim, no harm).
-    this.ctx.store.getAgents([agentId]).then(
-      ([a]) => {
-        capabilities = new Set(a?.capabilities ?? []);
-      },
-      () => undefined,
-    );
+    if (!capabilities) {
+      this.ctx.store.getAgents([agentId]).then(
+        ([a]) => {
+          capabilities = new Set(a?.capabilities ?? []);
+        },
+        () => undefined,
+      );
+    }
     const offQueue = this.ctx.bus.subscribe('queue', (e) => {
       if (!capabilities || e.capabilities.some((c) => capabilities?.has(c))) trigger();
     });
@@ -209,7 +224,7 @@ export class LeaseService {
           ? { progress: progress ?? task.progress, message: message ?? task.progressMessage, at: announce ? now : null }
           : null,
       );
-      if (task.agentId) await tx.touchAgents([task.agentId], now);
+      if (task.agentId) await this.touch(tx, [task.agentId]);
       if (announce) {
         this.transitions.taskChanged(changes, updated, TaskStatus.RUNNING, HistoryEventType.TASK_PROGRESS, {
           progress: updated.progress,
@@ -220,10 +235,47 @@ export class LeaseService {
     });
   }
 
+  /**
+   * Records one result. Results that arrive while an earlier group is being written are written
+   * together in the next transaction (group commit): an idle server writes at once, a busy one
+   * pays one transaction per group instead of one per result.
+   */
   async complete(leaseId: string, output: unknown, outcome: TaskOutcome | null | undefined): Promise<Task> {
-    const [result] = await this.completeMany([{ leaseId, output, outcome }]);
+    this.checkResult(output, outcome);
+    const result = await new Promise<Task | DomainError>((resolve, reject) => {
+      // The group starts a turn of the event loop later, so that requests already received get in.
+      if (this.completions.push({ item: { leaseId, output, outcome }, resolve, reject }) === 1 && !this.completing) {
+        setImmediate(() => void this.writeCompletions());
+      }
+    });
     if (result instanceof Error) throw result;
-    return result as Task;
+    return result;
+  }
+
+  private async writeCompletions(): Promise<void> {
+    this.completing = true;
+    try {
+      while (this.completions.length) {
+        const group = this.completions.splice(0, CLAIM_MAX);
+        try {
+          const results = await this.completeMany(group.map((g) => g.item));
+          group.forEach((g, i) => g.resolve(results[i] as Task | DomainError));
+        } catch (err) {
+          if (group.length === 1) group[0]?.reject(err);
+          // Whatever broke the group's transaction must not fail the others: each goes alone.
+          else for (const g of group) this.completeMany([g.item]).then(([r]) => g.resolve(r as Task | DomainError), g.reject);
+        }
+        // Let the callers just answered, and requests waiting on the socket, add to the next group.
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.completing = false;
+    }
+  }
+
+  private checkResult(output: unknown, outcome: TaskOutcome | null | undefined): void {
+    checkJsonSize(output, this.ctx.options.maxJsonBytes, 'output');
+    if (outcome === TaskOutcome.FAILURE) throw invalid('report a failure with failTask, which records why', { field: 'outcome' });
   }
 
   /**
@@ -231,29 +283,41 @@ export class LeaseService {
    * answers with its task, or with the error that refused it (stale or unknown lease), alone.
    */
   async completeMany(items: { leaseId: string; output: unknown; outcome?: TaskOutcome | null }[]): Promise<(Task | DomainError)[]> {
-    for (const i of items) {
-      checkJsonSize(i.output, this.ctx.options.maxJsonBytes, 'output');
-      if (i.outcome === TaskOutcome.FAILURE) throw invalid('report a failure with failTask, which records why', { field: 'outcome' });
-    }
+    for (const i of items) this.checkResult(i.output, i.outcome);
     return this.ctx.writer.write(async (tx, changes) => {
-      const found = new Map((await tx.getLeases(items.map((i) => i.leaseId))).map((l) => [l.lease.id, l]));
+      // The lease check is part of the update: only current leases complete. A lease given twice
+      // in one batch counts once; the rest are looked up only to say why they were refused.
       const results: (Task | DomainError)[] = [];
-      const accepted: { task: StoredTask; outcome: TaskOutcome; output: unknown; index: number }[] = [];
-      const seen = new Set<string>(); // a task whose lease appears twice in one batch is recorded once
+      const first = new Map<string, number>();
       items.forEach((item, index) => {
-        const lookup = found.get(item.leaseId);
-        const stale = this.staleness(item.leaseId, lookup);
-        const task = lookup?.task;
-        if (stale || !task || seen.has(task.id)) {
-          results[index] = stale ?? conflict(`lease ${item.leaseId} was reported twice`, { leaseId: item.leaseId });
-          return;
-        }
-        seen.add(task.id);
-        accepted.push({ task, outcome: item.outcome ?? TaskOutcome.SUCCESS, output: item.output ?? null, index });
+        if (first.has(item.leaseId)) results[index] = conflict(`lease ${item.leaseId} was reported twice`, { leaseId: item.leaseId });
+        else first.set(item.leaseId, index);
       });
-      await tx.touchAgents(accepted.flatMap((a) => (a.task.agentId ? [a.task.agentId] : [])), this.ctx.now());
-      const done = new Map((await this.transitions.complete(tx, changes, accepted)).map((t) => [t.id, t]));
-      for (const a of accepted) results[a.index] = publicTask(done.get(a.task.id) as StoredTask);
+      const done = await tx.completeLeasedTasks(
+        [...first].map(([leaseId, index]) => ({
+          leaseId,
+          outcome: items[index]?.outcome ?? TaskOutcome.SUCCESS,
+          output: items[index]?.output ?? null,
+        })),
+        this.ctx.now(),
+      );
+      for (const d of done) {
+        results[first.get(d.leaseId) as number] = publicTask(d.task);
+        first.delete(d.leaseId);
+      }
+      if (first.size) {
+        const found = new Map((await tx.getLeases([...first.keys()])).map((l) => [l.lease.id, l]));
+        for (const [leaseId, index] of first) {
+          results[index] =
+            this.staleness(leaseId, found.get(leaseId)) ?? conflict(`lease ${leaseId} is no longer valid`, { leaseId });
+        }
+      }
+      await this.touch(tx, done.flatMap((d) => (d.task.agentId ? [d.task.agentId] : [])));
+      await this.transitions.completed(
+        tx,
+        changes,
+        done.map((d) => d.task),
+      );
       return results;
     });
   }
@@ -268,9 +332,23 @@ export class LeaseService {
         .agent(task.agentId)
         .at(this.ctx.now())
         .build();
-      if (task.agentId) await tx.touchAgents([task.agentId], this.ctx.now());
+      if (task.agentId) await this.touch(tx, [task.agentId]);
       return publicTask(await this.transitions.fail(tx, changes, task, error));
     });
+  }
+
+  /**
+   * Records agents as seen. An agent busy with many calls is written at most once per interval (a
+   * tenth of the lease timeout, at most a second): lastSeenAt only has to beat the lease timeout.
+   */
+  private async touch(tx: Store, agentIds: string[]): Promise<void> {
+    const now = this.ctx.now().getTime();
+    const every = Math.min(1000, this.ctx.options.leaseTimeoutMs / 10);
+    const due = [...new Set(agentIds)].filter((id) => now - (this.touched.get(id) ?? 0) >= every);
+    if (due.length === 0) return;
+    for (const id of due) this.touched.set(id, now);
+    if (this.touched.size > 10_000) this.touched.clear();
+    await tx.touchAgents(due, this.ctx.now());
   }
 
   /** Gives back leases that never reached their agent: the tasks are QUEUED again, attempt unspent. */

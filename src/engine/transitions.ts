@@ -81,16 +81,8 @@ export class Transitions {
     }
   }
 
-  /** Running tasks' agents reported their results: recorded together, in one transaction. */
-  async complete(
-    tx: Store,
-    changes: Changes,
-    items: { task: StoredTask; outcome: TaskOutcome; output: unknown }[],
-  ): Promise<StoredTask[]> {
-    const done = await tx.completeTasks(
-      items.map((i) => ({ id: i.task.id, outcome: i.outcome, output: i.output })),
-      this.ctx.now(),
-    );
+  /** Tasks just marked COMPLETED (together, in this transaction): quality, history, what follows. */
+  async completed(tx: Store, changes: Changes, done: StoredTask[]): Promise<void> {
     await this.countQuality(tx, done);
     for (const t of done) this.taskChanged(changes, t, TaskStatus.RUNNING, HistoryEventType.TASK_FINISHED, { outcome: t.outcome });
     await this.afterFinish(
@@ -98,7 +90,6 @@ export class Transitions {
       changes,
       done.map((task) => ({ task, result: task.outcome === TaskOutcome.PARTIAL ? 'partial' : 'success' })),
     );
-    return done;
   }
 
   /**

@@ -2,6 +2,7 @@
 // cancelling a workflow or one task, and retrying what failed.
 import { randomUUID } from 'node:crypto';
 import { type WorkflowDefinition, validateWorkflow } from '../domain/dag';
+import { resolveRefs } from '../domain/refs';
 import { HistoryEventType, TaskStatus, WorkflowStatus } from '../domain/enums';
 import { conflict, invalid, notFound } from '../domain/errors';
 import { isFinished, isWorkflowFinished, type Task, type Workflow } from '../domain/workflow';
@@ -58,13 +59,17 @@ export class WorkflowService {
           partial: 0,
         });
         const ids = new Map(steps.map((s) => [s.key, randomUUID()]));
+        // Steps without dependencies go in QUEUED: their references can only name the workflow's
+        // input, so they resolve now, and no second statement has to queue them.
         const rows: NewTask[] = steps.map((s) => ({
           id: ids.get(s.key) as string,
           workflowId: workflow.id,
           key: s.key,
           name: s.name,
           capability: s.capability,
-          status: TaskStatus.PENDING,
+          status: s.dependsOn.length ? TaskStatus.PENDING : TaskStatus.QUEUED,
+          resolvedInput:
+            !s.dependsOn.length && s.hasRefs ? resolveRefs(s.input, { workflowInput: workflow.input, outputs: {} }, s.key) : undefined,
           input: s.input,
           hasRefs: s.hasRefs,
           maxAttempts: s.maxAttempts,
@@ -84,14 +89,14 @@ export class WorkflowService {
           steps: steps.length,
           idempotencyKey: key,
         });
-        for (const t of tasks) this.transitions.taskChanged(changes, t, null, null);
-        await this.transitions.queueReady(
-          tx,
-          changes,
-          workflow.id,
-          workflow.input,
-          tasks.filter((t) => t.pendingDeps === 0),
-        );
+        for (const t of tasks) {
+          if (t.status === TaskStatus.QUEUED) {
+            this.transitions.taskChanged(changes, t, null, HistoryEventType.TASK_QUEUED);
+            changes.wake(t.capability);
+          } else {
+            this.transitions.taskChanged(changes, t, null, null);
+          }
+        }
         return publicWorkflow(workflow);
       });
     } catch (e) {

@@ -579,14 +579,16 @@ export class SqlStore implements Store {
     // One statement for the whole workflow; depends_on travels as JSON because unnest flattens arrays.
     const rows = await this.rows(
       `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
-                          retry_backoff_ms, timeout_ms, priority, depends_on, continue_on_failure, pending_deps, created_at)
+                          retry_backoff_ms, timeout_ms, priority, depends_on, continue_on_failure, pending_deps, created_at,
+                          resolved_input)
        SELECT id, workflow_id, key, name, capability, status, input::jsonb, has_refs, max_attempts, retry_backoff_ms,
               timeout_ms, priority, ARRAY(SELECT jsonb_array_elements_text(deps::jsonb)), continue_on_failure,
-              pending_deps, created_at::timestamptz
+              pending_deps, created_at::timestamptz, resolved::jsonb
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
-                     $9::int[], $10::int[], $11::int[], $12::int[], $13::text[], $14::boolean[], $15::int[], $16::text[])
+                     $9::int[], $10::int[], $11::int[], $12::int[], $13::text[], $14::boolean[], $15::int[], $16::text[],
+                     $17::text[])
               WITH ORDINALITY AS t(id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
-                   retry_backoff_ms, timeout_ms, priority, deps, continue_on_failure, pending_deps, created_at, n)
+                   retry_backoff_ms, timeout_ms, priority, deps, continue_on_failure, pending_deps, created_at, resolved, n)
         ORDER BY n
        RETURNING ${taskColumns()}`,
       [
@@ -606,6 +608,7 @@ export class SqlStore implements Store {
         col('continueOnFailure') as unknown as string[],
         col('pendingDeps') as unknown as string[],
         tasks.map((t) => t.createdAt.toISOString()),
+        tasks.map((t) => (t.resolvedInput === undefined ? null : JSON.stringify(t.resolvedInput))) as string[],
       ],
     );
     return rows.map(toTask).sort(bySeq);
@@ -748,17 +751,21 @@ export class SqlStore implements Store {
     return toTask(r as Row);
   }
 
-  async completeTasks(items: { id: string; outcome: TaskOutcome; output: unknown }[], at: Date): Promise<StoredTask[]> {
+  async completeLeasedTasks(
+    items: { leaseId: string; outcome: TaskOutcome; output: unknown }[],
+    at: Date,
+  ): Promise<{ leaseId: string; task: StoredTask }[]> {
     if (items.length === 0) return [];
     const rows = await this.rows(
       `UPDATE tasks t SET status = 'COMPLETED', outcome = u.outcome, output = u.output::jsonb, finished_at = $4::timestamptz,
               lease_id = NULL, lease_expires_at = NULL, progress = 1
-         FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, outcome, output)
-        WHERE t.id = u.id
-        RETURNING ${taskColumns('t.')}`,
-      [items.map((i) => i.id), items.map((i) => i.outcome), items.map((i) => json(i.output)) as string[], iso(at)],
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS u(lease_id, outcome, output)
+         JOIN task_leases l ON l.id = u.lease_id
+        WHERE t.id = l.task_id AND t.lease_id = u.lease_id AND t.status = 'RUNNING'
+        RETURNING ${taskColumns('t.')}, u.lease_id AS done_lease_id`,
+      [items.map((i) => i.leaseId), items.map((i) => i.outcome), items.map((i) => json(i.output)) as string[], iso(at)],
     );
-    return rows.map(toTask);
+    return rows.map((r) => ({ leaseId: String(r.done_lease_id), task: toTask(r) }));
   }
 
   async requeueTask(taskId: string, availableAt: Date): Promise<StoredTask> {

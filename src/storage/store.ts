@@ -87,6 +87,8 @@ export interface NewTask {
   continueOnFailure: boolean;
   pendingDeps: number;
   createdAt: Date;
+  /** For a task inserted QUEUED with `$from` references: its input with them resolved. */
+  resolvedInput?: unknown;
 }
 
 /** A task that changed, with the status it had before (for taskUpdated's previousStatus). */
@@ -182,8 +184,14 @@ export interface Store {
   ): Promise<StoredTask>;
   /** Ends a task without a result: FAILED or CANCELLED (results go through completeTasks). */
   finishTask(taskId: string, f: { status: TaskStatus; outcome: TaskOutcome | null; at: Date }): Promise<StoredTask>;
-  /** Marks running tasks COMPLETED with their outcome and output, in one statement. */
-  completeTasks(items: { id: string; outcome: TaskOutcome; output: unknown }[], at: Date): Promise<StoredTask[]>;
+  /**
+   * Marks COMPLETED, with their outcome and output, the running tasks whose current lease is the
+   * given one, in one statement; a lease that is not current changes nothing and is left out.
+   */
+  completeLeasedTasks(
+    items: { leaseId: string; outcome: TaskOutcome; output: unknown }[],
+    at: Date,
+  ): Promise<{ leaseId: string; task: StoredTask }[]>;
   requeueTask(taskId: string, availableAt: Date): Promise<StoredTask>;
   /** Dependants of finished tasks lose their pending dependencies; returns those left with none. */
   releaseDependants(taskIds: string[]): Promise<StoredTask[]>;

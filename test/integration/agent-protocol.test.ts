@@ -67,6 +67,28 @@ describe('agent protocol: claims and leases', () => {
     expect(q.quality).toEqual({ total: 1, succeeded: 1 });
   });
 
+  it('answers each of many results sent at once on its own, written together or not', async () => {
+    const a = await registerAgent(s, 'crowd', ['cap.crowd'], 8);
+    const w = await startWorkflow(s, { name: 'crowd', steps: steps(8, 'cap.crowd') });
+    const leases = await claim(s, a, 8);
+    expect(leases).toHaveLength(8);
+    // Concurrent requests: results that arrive together are written in one transaction.
+    const answers = await Promise.all([
+      ...leases.map((l, i) => complete(s, l.id, { i }, i % 2 ? 'PARTIAL' : 'SUCCESS')),
+      complete(s, 'no-such-lease', {}),
+      complete(s, leases[0]!.id, { again: true }),
+    ]);
+    const codes = answers.map((r) => r.body.errors?.[0]?.extensions?.code ?? r.body.data?.completeTask.outcome);
+    expect(codes.slice(1, 8)).toEqual(['PARTIAL', 'SUCCESS', 'PARTIAL', 'SUCCESS', 'PARTIAL', 'SUCCESS', 'PARTIAL']);
+    expect(codes[8]).toBe('NOT_FOUND');
+    // One of the two results for leases[0] is recorded, the other refused.
+    expect([codes[0], codes[9]].sort()).toEqual(['CONFLICT', 'SUCCESS']);
+    const done = await getWorkflow(s, w.id);
+    expect(done.status).toBe('PARTIAL');
+    expect(done.quality).toMatchObject({ total: 8, succeeded: 4, partial: 4 });
+    expect(done.tasks.every((t: any) => t.attempt === 1 && t.status === 'COMPLETED')).toBe(true);
+  });
+
   it('refuses outcome FAILURE on completeTask (failures carry an error)', async () => {
     const a = await registerAgent(s, 'outcome', ['cap.outcome']);
     await startWorkflow(s, { name: 'o', steps: [{ key: 'x', capability: 'cap.outcome' }] });
