@@ -23,8 +23,14 @@ export class BuiltinRunner {
   private readonly loops: Promise<void>[] = [];
   private readonly running = new Map<string, Running>();
   private agentIds: string[] = [];
-  /** Results waiting to be recorded: every result finished in one turn of the event loop goes in one transaction. */
-  private pending: { leaseId: string; output: unknown; done: (error?: unknown) => void }[] = [];
+  /**
+   * Results waiting to be recorded: every result finished in one turn of the event loop goes in
+   * one transaction per agent, which also claims that agent's next tasks.
+   */
+  private pending: { agentId: string; leaseId: string; output: unknown; done: (error?: unknown) => void }[] = [];
+  /** Agents whose results (and next claim) are being written: their loop waits for it to end. */
+  private readonly flushing = new Map<string, Promise<void>>();
+  private readonly byId = new Map<string, BuiltinAgent>();
 
   constructor(
     private readonly o: Orchestrator,
@@ -44,6 +50,7 @@ export class BuiltinRunner {
         AgentKind.BUILTIN,
       );
       this.agentIds.push(registered.id);
+      this.byId.set(registered.id, agent);
       this.loops.push(this.loop(registered.id, agent));
     }
   }
@@ -70,8 +77,11 @@ export class BuiltinRunner {
   private async loop(agentId: string, agent: BuiltinAgent): Promise<void> {
     const { signal } = this.stopping;
     while (!signal.aborted) {
-      const wake = this.o.leases.wakeFor(agentId, [agent.capability]);
+      // Slots freed by results are refilled by the transaction that records them (flush), so
+      // this loop only wakes for new work, or for a slot freed some other way (failure, abort).
+      const wake = this.o.leases.wakeFor(agentId, [agent.capability], { slots: false });
       try {
+        await this.flushing.get(agentId);
         const free = this.o.options.builtinConcurrency - this.inflight(agentId);
         const leases = free > 0 ? await this.o.leases.claim(agentId, free) : [];
         for (const lease of leases) this.run(agentId, agent, lease);
@@ -99,6 +109,7 @@ export class BuiltinRunner {
       Math.max(50, Math.floor(this.o.options.leaseTimeoutMs / 3)),
     );
     beat.unref();
+    let recorded = false;
     const done = (async () => {
       try {
         const output = await agent.run(lease.task.input, {
@@ -108,7 +119,10 @@ export class BuiltinRunner {
             await this.o.leases.heartbeat(lease.id, Math.max(0, Math.min(1, fraction)), message ?? null).catch(lost);
           },
         });
-        if (!abort.signal.aborted) await this.report(lease.id, output);
+        if (!abort.signal.aborted) {
+          await this.report(agentId, lease.id, output);
+          recorded = true;
+        }
       } catch (err) {
         if (abort.signal.aborted && this.stopping.signal.aborted) return; // handed back on stop
         const e = err instanceof TaskError ? err : null;
@@ -129,28 +143,47 @@ export class BuiltinRunner {
       .finally(() => {
         clearInterval(beat);
         this.running.delete(key);
-        this.freed.get(agentId)?.();
-        this.freed.delete(agentId);
+        if (!recorded) {
+          this.freed.get(agentId)?.();
+          this.freed.delete(agentId);
+        }
       });
     this.running.set(key, { abort, done });
   }
 
-  private report(leaseId: string, output: unknown): Promise<void> {
+  private report(agentId: string, leaseId: string, output: unknown): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (this.pending.push({ leaseId, output, done: (e) => (e ? reject(e) : resolve()) }) === 1) {
+      if (this.pending.push({ agentId, leaseId, output, done: (e) => (e ? reject(e) : resolve()) }) === 1) {
         setImmediate(() => void this.flush());
       }
     });
   }
 
   private async flush(): Promise<void> {
-    const batch = this.pending.splice(0);
-    try {
-      const results = await this.o.leases.completeMany(batch.map((b) => ({ leaseId: b.leaseId, output: b.output })));
-      batch.forEach((b, i) => b.done(results[i] instanceof Error ? results[i] : undefined));
-    } catch (err) {
-      for (const b of batch) b.done(err);
-    }
+    const byAgent = new Map<string, typeof this.pending>();
+    for (const p of this.pending.splice(0)) byAgent.set(p.agentId, [...(byAgent.get(p.agentId) ?? []), p]);
+    await Promise.all(
+      [...byAgent].map(async ([agentId, batch]) => {
+        const agent = this.byId.get(agentId) as BuiltinAgent;
+        const flushed = (async () => {
+          // The slots these results free, less any the agent is still busy with.
+          const max = this.stopping.signal.aborted ? 0 : this.o.options.builtinConcurrency - this.inflight(agentId) + batch.length;
+          try {
+            const { results, leases } = await this.o.leases.completeAndClaim(
+              batch.map((b) => ({ leaseId: b.leaseId, output: b.output })),
+              { agentId, max },
+            );
+            batch.forEach((b, i) => b.done(results[i] instanceof Error ? results[i] : undefined));
+            for (const lease of leases) this.run(agentId, agent, lease);
+          } catch (err) {
+            for (const b of batch) b.done(err);
+          }
+        })();
+        this.flushing.set(agentId, flushed);
+        await flushed;
+        if (this.flushing.get(agentId) === flushed) this.flushing.delete(agentId);
+      }),
+    );
   }
 
   /** Stops claiming, lets running tasks finish for up to drainMs, then hands the rest back. */

@@ -15,6 +15,12 @@ import type { Changes } from './writer';
 export const CLAIM_MAX = 500;
 export const WAIT_MAX_MS = 60_000;
 
+export interface ResultItem {
+  leaseId: string;
+  output: unknown;
+  outcome?: TaskOutcome | null;
+}
+
 export interface FailInput {
   type: ErrorType;
   severity?: ErrorSeverity | null;
@@ -45,10 +51,27 @@ export class LeaseService {
   }[] = [];
   private completing = false;
 
+  /**
+   * Workflows known to have left PENDING, which they never go back to: a claim need not try to
+   * mark them RUNNING. Learnt from committed changes and from claims that found them started.
+   */
+  private readonly notPending = new Set<string>();
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly transitions: Transitions,
-  ) {}
+  ) {
+    ctx.writer.onCommitted((changes) => {
+      for (const e of changes.events) {
+        if (e.topic === 'workflow' && e.workflow.status !== WorkflowStatus.PENDING) this.leftPending(e.workflow.id);
+      }
+    });
+  }
+
+  private leftPending(workflowId: string): void {
+    if (this.notPending.size >= 10_000) this.notPending.clear();
+    this.notPending.add(workflowId);
+  }
 
   /** Takes up to `max` ready tasks the agent can run, never beyond its free concurrency. */
   async claim(agentId: string, max: number): Promise<TaskLease[]> {
@@ -60,37 +83,45 @@ export class LeaseService {
     if (!Number.isInteger(max) || max < 1 || max > CLAIM_MAX) {
       throw invalid(`max must be an integer from 1 to ${CLAIM_MAX}`, { field: 'max' });
     }
+    return this.ctx.writer.write((tx, changes) => this.claimIn(tx, changes, agentId, max));
+  }
+
+  /** The claim itself, inside a transaction the caller writes. */
+  private async claimIn(tx: Store, changes: Changes, agentId: string, max: number): Promise<{ leases: TaskLease[]; accepting: boolean }> {
     const now = this.ctx.now();
-    return this.ctx.writer.write(async (tx, changes) => {
-      const agent = await tx.getAgentForUpdate(agentId);
-      if (!agent) throw notFound('agent', agentId);
-      await this.touch(tx, [agentId]);
-      if (agent.status === AgentStatus.OFFLINE) {
-        // An agent that asks for work is alive again.
-        await tx.updateAgent(agentId, { status: AgentStatus.ONLINE });
-        const back = publicAgent({ ...agent, status: AgentStatus.ONLINE, lastSeenAt: now });
-        changes.record({ type: HistoryEventType.AGENT_STATUS_CHANGED, agentId, data: { from: AgentStatus.OFFLINE, to: AgentStatus.ONLINE } });
-        changes.emit({ topic: 'agent', agent: back });
-      } else if (agent.status === AgentStatus.DRAINING) {
-        return { leases: [], accepting: false };
-      }
-      const free = agent.concurrency - agent.runningTasks;
-      if (free <= 0) return { leases: [], accepting: true };
-      const claimed = await tx.claimTasks({
-        agentId,
-        capabilities: agent.capabilities,
-        limit: Math.min(max, free),
-        now,
-        expiresAt: new Date(now.getTime() + this.ctx.options.leaseTimeoutMs),
-      });
-      for (const t of claimed) this.transitions.taskChanged(changes, t, t.previousStatus, HistoryEventType.TASK_STARTED);
-      const started = await tx.markWorkflowsRunning([...new Set(claimed.flatMap((t) => (t.workflowId ? [t.workflowId] : [])))], now);
-      for (const w of started) this.transitions.workflowChanged(changes, w, WorkflowStatus.PENDING, null);
-      if (claimed.length && agent.runningTasks + claimed.length >= agent.concurrency) {
-        changes.emit({ topic: 'agent', agent: publicAgent({ ...agent, runningTasks: agent.runningTasks + claimed.length, lastSeenAt: now }) });
-      }
-      return { leases: claimed.map(toLease), accepting: true };
+    const agent = await tx.getAgentForUpdate(agentId);
+    if (!agent) throw notFound('agent', agentId);
+    await this.touch(tx, [agentId]);
+    if (agent.status === AgentStatus.OFFLINE) {
+      // An agent that asks for work is alive again.
+      await tx.updateAgent(agentId, { status: AgentStatus.ONLINE });
+      const back = publicAgent({ ...agent, status: AgentStatus.ONLINE, lastSeenAt: now });
+      changes.record({ type: HistoryEventType.AGENT_STATUS_CHANGED, agentId, data: { from: AgentStatus.OFFLINE, to: AgentStatus.ONLINE } });
+      changes.emit({ topic: 'agent', agent: back });
+    } else if (agent.status === AgentStatus.DRAINING) {
+      return { leases: [], accepting: false };
+    }
+    const free = agent.concurrency - agent.runningTasks;
+    if (free <= 0) return { leases: [], accepting: true };
+    const claimed = await tx.claimTasks({
+      agentId,
+      capabilities: agent.capabilities,
+      limit: Math.min(max, free),
+      now,
+      expiresAt: new Date(now.getTime() + this.ctx.options.leaseTimeoutMs),
     });
+    for (const t of claimed) this.transitions.taskChanged(changes, t, t.previousStatus, HistoryEventType.TASK_STARTED);
+    const maybePending = [...new Set(claimed.flatMap((t) => (t.workflowId && !this.notPending.has(t.workflowId) ? [t.workflowId] : [])))];
+    const started = await tx.markWorkflowsRunning(maybePending, now);
+    for (const w of started) this.transitions.workflowChanged(changes, w, WorkflowStatus.PENDING, null);
+    // Those it did not start had already left PENDING, for good.
+    const startedIds = new Set(started.map((w) => w.id));
+    for (const id of maybePending) if (!startedIds.has(id)) this.leftPending(id);
+    changes.taken(claimed);
+    if (claimed.length && agent.runningTasks + claimed.length >= agent.concurrency) {
+      changes.emit({ topic: 'agent', agent: publicAgent({ ...agent, runningTasks: agent.runningTasks + claimed.length, lastSeenAt: now }) });
+    }
+    return { leases: claimed.map(toLease), accepting: true };
   }
 
   /**
@@ -130,6 +161,7 @@ export class LeaseService {
   wakeFor(
     agentId: string,
     knownCapabilities?: readonly string[],
+    options: { slots?: boolean } = {},
   ): { wait(ms: number, signal?: AbortSignal): Promise<void>; cancel(): void } {
     let fire: (() => void) | null = null;
     let fired = false;
@@ -150,13 +182,18 @@ export class LeaseService {
     const offQueue = this.ctx.bus.subscribe('queue', (e) => {
       if (!capabilities || e.capabilities.some((c) => capabilities?.has(c))) trigger();
     });
-    const offTask = this.ctx.bus.subscribe('task', (e) => {
-      if (e.task.agentId === agentId && e.previousStatus === TaskStatus.RUNNING) trigger();
-    });
+    const offTask =
+      options.slots === false
+        ? () => undefined
+        : this.ctx.bus.subscribe('task', (e) => {
+            if (e.task.agentId === agentId && e.previousStatus === TaskStatus.RUNNING) trigger();
+          });
     const offAgent = this.ctx.bus.subscribe('agent', (e) => {
       if (e.agent.id === agentId) {
         capabilities = new Set(e.agent.capabilities);
-        trigger();
+        // An agent that has just become full has nothing to claim.
+        const full = e.agent.runningTasks >= e.agent.concurrency && [AgentStatus.ONLINE, AgentStatus.BUSY].includes(e.agent.status);
+        if (!full) trigger();
       }
     });
     const cancel = () => {
@@ -282,44 +319,63 @@ export class LeaseService {
    * Records many results in one transaction (the built-in agents report this way). Each item
    * answers with its task, or with the error that refused it (stale or unknown lease), alone.
    */
-  async completeMany(items: { leaseId: string; output: unknown; outcome?: TaskOutcome | null }[]): Promise<(Task | DomainError)[]> {
+  async completeMany(items: ResultItem[]): Promise<(Task | DomainError)[]> {
+    for (const i of items) this.checkResult(i.output, i.outcome);
+    return this.ctx.writer.write((tx, changes) => this.recordResults(tx, changes, items));
+  }
+
+  /**
+   * Records results and, in the same transaction, claims the agent's next tasks: up to `max`,
+   * which may be the slots these results free. A built-in agent thus pays one transaction per
+   * batch, and the tasks its results make ready go straight to it without a wake-up.
+   */
+  async completeAndClaim(
+    items: ResultItem[],
+    next: { agentId: string; max: number },
+  ): Promise<{ results: (Task | DomainError)[]; leases: TaskLease[] }> {
     for (const i of items) this.checkResult(i.output, i.outcome);
     return this.ctx.writer.write(async (tx, changes) => {
-      // The lease check is part of the update: only current leases complete. A lease given twice
-      // in one batch counts once; the rest are looked up only to say why they were refused.
-      const results: (Task | DomainError)[] = [];
-      const first = new Map<string, number>();
-      items.forEach((item, index) => {
-        if (first.has(item.leaseId)) results[index] = conflict(`lease ${item.leaseId} was reported twice`, { leaseId: item.leaseId });
-        else first.set(item.leaseId, index);
-      });
-      const done = await tx.completeLeasedTasks(
-        [...first].map(([leaseId, index]) => ({
-          leaseId,
-          outcome: items[index]?.outcome ?? TaskOutcome.SUCCESS,
-          output: items[index]?.output ?? null,
-        })),
-        this.ctx.now(),
-      );
-      for (const d of done) {
-        results[first.get(d.leaseId) as number] = publicTask(d.task);
-        first.delete(d.leaseId);
-      }
-      if (first.size) {
-        const found = new Map((await tx.getLeases([...first.keys()])).map((l) => [l.lease.id, l]));
-        for (const [leaseId, index] of first) {
-          results[index] =
-            this.staleness(leaseId, found.get(leaseId)) ?? conflict(`lease ${leaseId} is no longer valid`, { leaseId });
-        }
-      }
-      await this.touch(tx, done.flatMap((d) => (d.task.agentId ? [d.task.agentId] : [])));
-      await this.transitions.completed(
-        tx,
-        changes,
-        done.map((d) => d.task),
-      );
-      return results;
+      const results = await this.recordResults(tx, changes, items);
+      const leases = next.max > 0 ? (await this.claimIn(tx, changes, next.agentId, Math.min(next.max, CLAIM_MAX))).leases : [];
+      return { results, leases };
     });
+  }
+
+  private async recordResults(tx: Store, changes: Changes, items: ResultItem[]): Promise<(Task | DomainError)[]> {
+    // The lease check is part of the update: only current leases complete. A lease given twice
+    // in one batch counts once; the rest are looked up only to say why they were refused.
+    const results: (Task | DomainError)[] = [];
+    const first = new Map<string, number>();
+    items.forEach((item, index) => {
+      if (first.has(item.leaseId)) results[index] = conflict(`lease ${item.leaseId} was reported twice`, { leaseId: item.leaseId });
+      else first.set(item.leaseId, index);
+    });
+    const done = await tx.completeLeasedTasks(
+      [...first].map(([leaseId, index]) => ({
+        leaseId,
+        outcome: items[index]?.outcome ?? TaskOutcome.SUCCESS,
+        output: items[index]?.output ?? null,
+      })),
+      this.ctx.now(),
+    );
+    for (const d of done) {
+      results[first.get(d.leaseId) as number] = publicTask(d.task);
+      first.delete(d.leaseId);
+    }
+    if (first.size) {
+      const found = new Map((await tx.getLeases([...first.keys()])).map((l) => [l.lease.id, l]));
+      for (const [leaseId, index] of first) {
+        results[index] =
+          this.staleness(leaseId, found.get(leaseId)) ?? conflict(`lease ${leaseId} is no longer valid`, { leaseId });
+      }
+    }
+    await this.touch(tx, done.flatMap((d) => (d.task.agentId ? [d.task.agentId] : [])));
+    await this.transitions.completed(
+      tx,
+      changes,
+      done.map((d) => d.task),
+    );
+    return results;
   }
 
   async fail(leaseId: string, input: FailInput): Promise<Task> {

@@ -64,20 +64,30 @@ export class Transitions {
     changes.emit({ topic: 'workflow', workflow: publicWorkflow(workflow), previousStatus, at: this.ctx.now() });
   }
 
-  /** PENDING tasks whose dependencies are done become QUEUED, their `$from` references resolved. */
-  async queueReady(tx: Store, changes: Changes, workflowId: string, workflowInput: unknown, ready: StoredTask[]): Promise<void> {
-    if (ready.length === 0) return;
-    const withRefs = ready.filter((t) => t.hasRefs);
+  /**
+   * Tasks whose dependencies are done become QUEUED, their `$from` references resolved; those
+   * already QUEUED (releaseDependants queues the ones without references) are announced.
+   */
+  async queueReady(
+    tx: Store,
+    changes: Changes,
+    workflowId: string,
+    workflowInput: unknown,
+    ready: (StoredTask & { previousStatus?: TaskStatus })[],
+  ): Promise<void> {
+    const pending = ready.filter((t) => t.status === TaskStatus.PENDING);
+    const withRefs = pending.filter((t) => t.hasRefs);
     const keys = [...new Set(withRefs.flatMap((t) => findRefs(t.input, t.key).flatMap((r) => (r.kind === 'step' ? [r.key] : []))))];
     const outputs = await tx.stepOutputs(workflowId, keys);
     const queued = await tx.queueTasks(
-      ready.map((t) =>
+      pending.map((t) =>
         t.hasRefs ? { id: t.id, resolvedInput: resolveRefs(t.input, { workflowInput, outputs }, t.key) } : { id: t.id },
       ),
     );
-    for (const t of queued) {
+    const already = ready.filter((t) => t.status === TaskStatus.QUEUED).map((t) => ({ ...t, previousStatus: TaskStatus.PENDING }));
+    for (const t of [...already, ...queued]) {
       this.taskChanged(changes, t, t.previousStatus, HistoryEventType.TASK_QUEUED);
-      changes.wake(t.capability);
+      changes.wake(t.capability, undefined, t.id);
     }
   }
 

@@ -92,7 +92,7 @@ export class WorkflowService {
         for (const t of tasks) {
           if (t.status === TaskStatus.QUEUED) {
             this.transitions.taskChanged(changes, t, null, HistoryEventType.TASK_QUEUED);
-            changes.wake(t.capability);
+            changes.wake(t.capability, undefined, t.id);
           } else {
             this.transitions.taskChanged(changes, t, null, null);
           }

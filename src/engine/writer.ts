@@ -10,6 +10,11 @@ export class Changes {
   readonly events: OrchestratorEvent[] = [];
   /** Capabilities that got ready work: announced with one queue event after the commit. */
   readonly ready = new Set<string>();
+  /**
+   * Tasks made ready in this transaction, by capability. A capability whose ready tasks were all
+   * claimed in this same transaction has nothing left to announce.
+   */
+  readonly readyTasks = new Map<string, Set<string>>();
   /** Capabilities whose work becomes ready later (retry backoff), with when. */
   readonly readyLater: { capability: string; at: Date }[] = [];
 
@@ -23,10 +28,27 @@ export class Changes {
     return this;
   }
 
-  wake(capability: string, at?: Date): this {
+  /** Work for `capability` is ready (now, or at `at`); `taskId` names it when it is one known task. */
+  wake(capability: string, at?: Date, taskId?: string): this {
     if (at) this.readyLater.push({ capability, at });
-    else this.ready.add(capability);
+    else if (taskId) {
+      const ids = this.readyTasks.get(capability) ?? new Set<string>();
+      this.readyTasks.set(capability, ids.add(taskId));
+    } else this.ready.add(capability);
     return this;
+  }
+
+  /** Tasks claimed in this transaction: ready work that no longer needs announcing. */
+  taken(tasks: { id: string; capability: string }[]): this {
+    for (const t of tasks) this.readyTasks.get(t.capability)?.delete(t.id);
+    return this;
+  }
+
+  /** Capabilities with ready work left to announce. */
+  announce(): string[] {
+    const out = new Set(this.ready);
+    for (const [capability, ids] of this.readyTasks) if (ids.size) out.add(capability);
+    return [...out];
   }
 }
 
@@ -62,7 +84,8 @@ export class Writer {
         await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
       }
     }
-    if (changes.ready.size) changes.events.push({ topic: 'queue', capabilities: [...changes.ready] });
+    const ready = changes.announce();
+    if (ready.length) changes.events.push({ topic: 'queue', capabilities: ready });
     for (const later of changes.readyLater) this.wakeAt(later.capability, later.at);
     if (changes.events.length) {
       try {

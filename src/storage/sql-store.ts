@@ -777,16 +777,18 @@ export class SqlStore implements Store {
     return toTask(r as Row);
   }
 
-  async releaseDependants(taskIds: string[]): Promise<StoredTask[]> {
+  async releaseDependants(taskIds: string[]): Promise<ChangedTask[]> {
     if (taskIds.length === 0) return [];
     const rows = await this.rows(
-      `UPDATE tasks t SET pending_deps = t.pending_deps - c.n
+      `UPDATE tasks t SET pending_deps = t.pending_deps - c.n,
+              status = CASE WHEN t.pending_deps - c.n <= 0 AND NOT t.has_refs THEN 'QUEUED' ELSE t.status END,
+              available_at = CASE WHEN t.pending_deps - c.n <= 0 AND NOT t.has_refs THEN NULL ELSE t.available_at END
          FROM (SELECT task_id, count(*)::int AS n FROM task_edges WHERE dep_id = ANY($1::text[]) GROUP BY task_id) c
         WHERE t.id = c.task_id AND t.status = 'PENDING'
-        RETURNING ${taskColumns('t.')}`,
+        RETURNING ${taskColumns('t.')}, 'PENDING' AS previous_status`,
       [taskIds],
     );
-    return dispatchOrder(rows.map(toTask).filter((t) => t.pendingDeps <= 0));
+    return dispatchOrder(rows.map(toChanged).filter((t) => t.pendingDeps <= 0));
   }
 
   async skipDescendants(taskId: string, at: Date): Promise<ChangedTask[]> {

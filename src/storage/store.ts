@@ -193,8 +193,12 @@ export interface Store {
     at: Date,
   ): Promise<{ leaseId: string; task: StoredTask }[]>;
   requeueTask(taskId: string, availableAt: Date): Promise<StoredTask>;
-  /** Dependants of finished tasks lose their pending dependencies; returns those left with none. */
-  releaseDependants(taskIds: string[]): Promise<StoredTask[]>;
+  /**
+   * Dependants of finished tasks lose their pending dependencies; returns those left with none.
+   * Of those, the ones without `$from` references are QUEUED by the same statement; the others
+   * stay PENDING until their input is resolved (queueTasks).
+   */
+  releaseDependants(taskIds: string[]): Promise<ChangedTask[]>;
   /** Every PENDING/QUEUED descendant of the task becomes SKIPPED. */
   skipDescendants(taskId: string, at: Date): Promise<ChangedTask[]>;
   /** PENDING tasks become QUEUED (with their resolved input, when they have references). */

@@ -314,3 +314,38 @@ describe('cancel, retry and live updates with a remote agent', () => {
     expect(nothing.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
   });
 });
+
+describe('built-in agents under a concurrency limit', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ BUILTIN_CONCURRENCY: '3' });
+  });
+  afterAll(() => s.stop());
+
+  it('never runs more than BUILTIN_CONCURRENCY tasks of an agent at once, refilling slots as results land', async () => {
+    // A fan-out of 12 naps, each followed by an echo, then one echo joining them all.
+    const naps = Array.from({ length: 12 }, (_, i) => ({ key: `nap${i}`, capability: 'builtin.sleep', input: { ms: 20 } }));
+    const echoes = naps.map((n, i) => ({ key: `echo${i}`, capability: 'builtin.echo', dependsOn: [n.key], input: { i } }));
+    const join = { key: 'join', capability: 'builtin.echo', dependsOn: echoes.map((e) => e.key), input: { last: { $from: 'steps.echo11.output.i' } } };
+    const w = await startWorkflow(s, { name: 'limited', steps: [...naps, ...echoes, join] });
+    const done = await waitForWorkflow(s, w.id);
+    expect(done.status).toBe('COMPLETED');
+    expect(byKey(done).join.output).toEqual({ last: 11 });
+    const { history } = await s.data(
+      `query($w: ID) { history(filter: { workflowId: $w, types: [TASK_STARTED, TASK_FINISHED] }, first: 500) { edges { node { type agentId data } } } }`,
+      { w: w.id },
+    );
+    const running = new Map<string, number>();
+    const peak = new Map<string, number>();
+    const agentOf = new Map<string, string>();
+    for (const { node } of history.edges) {
+      if (node.type === 'TASK_STARTED') agentOf.set(node.data.key, node.agentId);
+      const agent = agentOf.get(node.data.key) as string;
+      running.set(agent, (running.get(agent) ?? 0) + (node.type === 'TASK_STARTED' ? 1 : -1));
+      peak.set(agent, Math.max(peak.get(agent) ?? 0, running.get(agent) as number));
+    }
+    expect(history.edges.filter((e: any) => e.node.type === 'TASK_STARTED')).toHaveLength(25);
+    expect([...peak.values()].every((p) => p <= 3)).toBe(true);
+    expect(Math.max(...peak.values())).toBe(3); // and it does use its slots
+  });
+});
