@@ -62,7 +62,8 @@ async function main(): Promise<void> {
       ...(extra ? { extra } : {}),
     };
     results[scenario.name] = result;
-    process.stdout.write(`${scenario.name}: ${result.value} ${result.unit} (baseline ${result.baseline}, ratio ${result.ratio})\n`);
+    const extras = extra ? ` ${Object.entries(extra).map(([k, v]) => `${k}=${typeof v === 'number' ? round(v) : v}`).join(' ')}` : '';
+    process.stdout.write(`${scenario.name}: ${result.value} ${result.unit} (baseline ${result.baseline}, ratio ${result.ratio})${extras}\n`);
   }
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 1024 ** 3, 1), node: process.version, quick, at: new Date().toISOString() };
   if (!only) writeFileSync(join(__dirname, 'results.json'), `${JSON.stringify({ machine, scenarios: results }, null, 2)}\n`);

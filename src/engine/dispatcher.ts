@@ -1,9 +1,13 @@
 // Push dispatch (`taskAssigned`): leases for one connected agent, claimed by the server as work
-// arrives, one per pull, so a lease is only taken when the subscriber is ready to receive it.
+// arrives, up to PUSH_BATCH per claim (never beyond the agent's free concurrency), and sent one
+// by one. Leases claimed but not yet sent when the subscriber leaves are given back at once.
 import { notFound } from '../domain/errors';
 import type { TaskLease } from '../domain/workflow';
 import type { EngineContext } from './context';
 import type { LeaseService } from './leases';
+
+/** The most leases one push claim takes: a burst of work costs one transaction per this many. */
+const PUSH_BATCH = 50;
 
 export class Dispatcher {
   constructor(
@@ -27,10 +31,8 @@ export class Dispatcher {
       if (!stop.signal.aborted) {
         stop.abort();
         clearInterval(keepAlive);
-        // Claimed but never delivered: hand the tasks back at once instead of at lease expiry.
-        if (buffer.length) {
-          await this.ctx.store.expireLeases({ taskIds: buffer.splice(0).map((l) => l.taskId) }, this.ctx.now()).catch(() => undefined);
-        }
+        // Claimed but never delivered: the tasks go back to the queue at once, attempt unspent.
+        if (buffer.length) await this.leases.unclaim(buffer.splice(0).map((l) => l.id)).catch(() => undefined);
       }
       return { value: undefined, done: true };
     };
@@ -41,7 +43,7 @@ export class Dispatcher {
         if (ready) return { value: ready, done: false };
         const wake = this.leases.wakeFor(agentId);
         try {
-          const claimed = await this.leases.claim(agentId, 1);
+          const claimed = await this.leases.claim(agentId, PUSH_BATCH);
           if (stop.signal.aborted) {
             buffer.push(...claimed);
             break;

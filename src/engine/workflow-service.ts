@@ -1,7 +1,7 @@
 // Workflows, write side: starting (validated, written in one transaction, idempotent),
 // cancelling a workflow or one task, and retrying what failed.
 import { randomUUID } from 'node:crypto';
-import { type WorkflowDefinition, validateWorkflow } from '../domain/dag';
+import { type Step, type WorkflowDefinition, validateWorkflow } from '../domain/dag';
 import { resolveRefs } from '../domain/refs';
 import { HistoryEventType, TaskStatus, WorkflowStatus } from '../domain/enums';
 import { conflict, invalid, notFound } from '../domain/errors';
@@ -19,7 +19,21 @@ function checkReason(reason: string | null | undefined): string | null {
 
 const isUniqueViolation = (e: unknown) => (e as { code?: string } | null)?.code === '23505';
 
+/** The most steps written by one group of starts (one workflow may be larger, alone). */
+const GROUP_STEPS = 10_000;
+
+interface PreparedStart {
+  name: string;
+  steps: Step[];
+  input: unknown;
+  key: string | null;
+}
+
 export class WorkflowService {
+  /** Starts waiting for the transaction after the one being written (see start). */
+  private starts: { start: PreparedStart; resolve: (w: Workflow) => void; reject: (e: unknown) => void }[] = [];
+  private starting = false;
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly transitions: Transitions,
@@ -28,7 +42,8 @@ export class WorkflowService {
   /**
    * Validates everything first, then writes the workflow and all its tasks in one transaction:
    * steps without dependencies QUEUED, the rest PENDING. A known idempotencyKey returns the
-   * workflow it started.
+   * workflow it started. Starts that arrive while others are being written go together in the
+   * next transaction (group commit), a few statements for the whole group.
    */
   async start(def: WorkflowDefinition): Promise<Workflow> {
     const { name, steps } = validateWorkflow(def, {
@@ -40,73 +55,116 @@ export class WorkflowService {
       const existing = await this.ctx.store.getWorkflowByIdempotencyKey(key);
       if (existing) return publicWorkflow(existing);
     }
-    const now = this.ctx.now();
+    return new Promise<Workflow>((resolve, reject) => {
+      if (this.starts.push({ start: { name, steps, input: def.input ?? null, key }, resolve, reject }) === 1 && !this.starting) {
+        setImmediate(() => void this.writeStarts());
+      }
+    });
+  }
+
+  private async writeStarts(): Promise<void> {
+    this.starting = true;
     try {
-      return await this.ctx.writer.write(async (tx, changes) => {
-        const workflow = await tx.insertWorkflow({
+      while (this.starts.length) {
+        // A group holds up to GROUP_STEPS steps (and always at least one workflow).
+        let size = 0;
+        let n = 0;
+        while (n < this.starts.length && (n === 0 || size + (this.starts[n]?.start.steps.length ?? 0) <= GROUP_STEPS)) {
+          size += this.starts[n]?.start.steps.length ?? 0;
+          n++;
+        }
+        const group = this.starts.splice(0, n);
+        try {
+          const written = await this.write(group.map((g) => g.start));
+          group.forEach((g, i) => g.resolve(written[i] as Workflow));
+        } catch (err) {
+          // One start must not fail the others (two with one idempotency key, say): each goes alone.
+          if (group.length === 1) this.alone(group[0]?.start as PreparedStart, err).then(group[0]?.resolve, group[0]?.reject);
+          else for (const g of group) this.write([g.start]).then(([w]) => g.resolve(w as Workflow), (e) => this.alone(g.start, e).then(g.resolve, g.reject));
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  /** A start that failed on its own: a lost idempotency race answers with the winner's workflow. */
+  private async alone(start: PreparedStart, err: unknown): Promise<Workflow> {
+    if (start.key && isUniqueViolation(err)) {
+      const existing = await this.ctx.store.getWorkflowByIdempotencyKey(start.key);
+      if (existing) return publicWorkflow(existing);
+    }
+    throw err;
+  }
+
+  private write(starts: PreparedStart[]): Promise<Workflow[]> {
+    const now = this.ctx.now();
+    return this.ctx.writer.write(async (tx, changes) => {
+      const workflows = await tx.insertWorkflows(
+        starts.map((s) => ({
           id: randomUUID(),
           seq: '0',
-          name,
+          name: s.name,
           status: WorkflowStatus.PENDING,
-          input: def.input ?? null,
+          input: s.input,
           output: null,
-          idempotencyKey: key,
+          idempotencyKey: s.key,
           createdAt: now,
           startedAt: null,
           finishedAt: null,
-          remaining: steps.length,
+          remaining: s.steps.length,
           failedRequired: 0,
           partial: 0,
-        });
-        const ids = new Map(steps.map((s) => [s.key, randomUUID()]));
+        })),
+      );
+      const rows: NewTask[] = [];
+      const edges: { depId: string; taskId: string }[] = [];
+      starts.forEach((start, k) => {
+        const workflow = workflows[k] as StoredWorkflow;
+        const ids = new Map(start.steps.map((s) => [s.key, randomUUID()]));
         // Steps without dependencies go in QUEUED: their references can only name the workflow's
         // input, so they resolve now, and no second statement has to queue them.
-        const rows: NewTask[] = steps.map((s) => ({
-          id: ids.get(s.key) as string,
-          workflowId: workflow.id,
-          key: s.key,
-          name: s.name,
-          capability: s.capability,
-          status: s.dependsOn.length ? TaskStatus.PENDING : TaskStatus.QUEUED,
-          resolvedInput:
-            !s.dependsOn.length && s.hasRefs ? resolveRefs(s.input, { workflowInput: workflow.input, outputs: {} }, s.key) : undefined,
-          input: s.input,
-          hasRefs: s.hasRefs,
-          maxAttempts: s.maxAttempts,
-          retryBackoffMs: s.retryBackoffMs,
-          timeoutMs: s.timeoutMs,
-          priority: s.priority,
-          dependsOn: s.dependsOn,
-          continueOnFailure: s.continueOnFailure,
-          pendingDeps: s.dependsOn.length,
-          createdAt: now,
-        }));
-        const tasks = await tx.insertTasks(rows);
-        await tx.insertEdges(
-          steps.flatMap((s) => s.dependsOn.map((d) => ({ depId: ids.get(d) as string, taskId: ids.get(s.key) as string }))),
-        );
-        this.transitions.workflowChanged(changes, workflow, null, HistoryEventType.WORKFLOW_STARTED, {
-          steps: steps.length,
-          idempotencyKey: key,
-        });
-        for (const t of tasks) {
-          if (t.status === TaskStatus.QUEUED) {
-            this.transitions.taskChanged(changes, t, null, HistoryEventType.TASK_QUEUED);
-            changes.wake(t.capability, undefined, t.id);
-          } else {
-            this.transitions.taskChanged(changes, t, null, null);
-          }
+        for (const s of start.steps) {
+          rows.push({
+            id: ids.get(s.key) as string,
+            workflowId: workflow.id,
+            key: s.key,
+            name: s.name,
+            capability: s.capability,
+            status: s.dependsOn.length ? TaskStatus.PENDING : TaskStatus.QUEUED,
+            resolvedInput:
+              !s.dependsOn.length && s.hasRefs ? resolveRefs(s.input, { workflowInput: workflow.input, outputs: {} }, s.key) : undefined,
+            input: s.input,
+            hasRefs: s.hasRefs,
+            maxAttempts: s.maxAttempts,
+            retryBackoffMs: s.retryBackoffMs,
+            timeoutMs: s.timeoutMs,
+            priority: s.priority,
+            dependsOn: s.dependsOn,
+            continueOnFailure: s.continueOnFailure,
+            pendingDeps: s.dependsOn.length,
+            createdAt: now,
+          });
+          for (const d of s.dependsOn) edges.push({ depId: ids.get(d) as string, taskId: ids.get(s.key) as string });
         }
-        return publicWorkflow(workflow);
+        this.transitions.workflowChanged(changes, workflow, null, HistoryEventType.WORKFLOW_STARTED, {
+          steps: start.steps.length,
+          idempotencyKey: start.key,
+        });
       });
-    } catch (e) {
-      // Two starts with one key raced: the other won; answer with its workflow.
-      if (key && isUniqueViolation(e)) {
-        const existing = await this.ctx.store.getWorkflowByIdempotencyKey(key);
-        if (existing) return publicWorkflow(existing);
+      const tasks = await tx.insertTasks(rows);
+      await tx.insertEdges(edges);
+      for (const t of tasks) {
+        if (t.status === TaskStatus.QUEUED) {
+          this.transitions.taskChanged(changes, t, null, HistoryEventType.TASK_QUEUED);
+          changes.wake(t.capability, undefined, t.id);
+        } else {
+          this.transitions.taskChanged(changes, t, null, null);
+        }
       }
-      throw e;
-    }
+      return workflows.map(publicWorkflow);
+    });
   }
 
   /** Cancels every unfinished task (running leases become stale) and the workflow. */

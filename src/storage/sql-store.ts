@@ -554,13 +554,27 @@ export class SqlStore implements Store {
 
   // ------------------------------------------------------------------ workflow engine (write side)
 
-  async insertWorkflow(w: StoredWorkflow): Promise<StoredWorkflow> {
-    const [r] = await this.rows(
+  async insertWorkflows(ws: StoredWorkflow[]): Promise<StoredWorkflow[]> {
+    if (ws.length === 0) return [];
+    const rows = await this.rows(
       `INSERT INTO workflows (id, name, status, input, idempotency_key, created_at, remaining)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6::timestamptz, $7) RETURNING ${WORKFLOW_COLUMNS}`,
-      [w.id, w.name, w.status, json(w.input), w.idempotencyKey, iso(w.createdAt), w.remaining],
+       SELECT id, name, status, input::jsonb, idempotency_key, created_at::timestamptz, remaining
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
+              WITH ORDINALITY AS w(id, name, status, input, idempotency_key, created_at, remaining, n)
+        ORDER BY n
+       RETURNING ${WORKFLOW_COLUMNS}`,
+      [
+        ws.map((w) => w.id),
+        ws.map((w) => w.name),
+        ws.map((w) => w.status),
+        ws.map((w) => json(w.input)) as string[],
+        ws.map((w) => w.idempotencyKey) as string[],
+        ws.map((w) => w.createdAt.toISOString()),
+        ws.map((w) => w.remaining) as unknown as string[],
+      ],
     );
-    return toWorkflow(r as Row);
+    const byId = new Map(rows.map((r) => [String(r.id), toWorkflow(r)]));
+    return ws.map((w) => byId.get(w.id) as StoredWorkflow);
   }
 
   async getWorkflowByIdempotencyKey(key: string): Promise<StoredWorkflow | null> {

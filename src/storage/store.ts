@@ -154,7 +154,8 @@ export interface Store {
   queueStats(): Promise<QueueStats>;
 
   // ---- workflow engine (write side); every method that changes rows is meant for a transaction
-  insertWorkflow(w: StoredWorkflow): Promise<StoredWorkflow>;
+  /** Inserts workflows in one statement; answers in the order given. */
+  insertWorkflows(ws: StoredWorkflow[]): Promise<StoredWorkflow[]>;
   getWorkflowByIdempotencyKey(key: string): Promise<StoredWorkflow | null>;
   getWorkflowForUpdate(id: string): Promise<StoredWorkflow | null>;
   insertTasks(tasks: NewTask[]): Promise<StoredTask[]>;

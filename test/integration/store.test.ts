@@ -92,7 +92,7 @@ describe.each(backends)('Store on $name', (backend) => {
     const wid = randomUUID();
     const rows = tasks(wid);
     await store.transaction(async (tx) => {
-      await tx.insertWorkflow({
+      await tx.insertWorkflows([{
         id: wid,
         seq: '0',
         name: 'w',
@@ -106,7 +106,7 @@ describe.each(backends)('Store on $name', (backend) => {
         remaining: rows.length,
         failedRequired: 0,
         partial: 0,
-      });
+      }]);
       await tx.insertTasks(rows);
     });
     return { wid, rows };

@@ -150,6 +150,31 @@ describe('workflows on the built-in agents', () => {
     expect(list.workflows.totalCount).toBe(0);
   });
 
+  it('answers each of many starts sent at once on its own: one workflow per idempotency key, bad input refused alone', async () => {
+    const keyed = { name: 'burst-keyed', idempotencyKey: 'burst-1', steps: [{ key: 'k', capability: 'builtin.echo' }] };
+    const answers = await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) =>
+        s.gql(`mutation($i: StartWorkflowInput!) { startWorkflow(input: $i) { id name } }`, {
+          i: { name: `burst-${i}`, steps: [{ key: 'a', capability: 'builtin.echo', input: { i } }, { key: 'b', capability: 'builtin.echo', dependsOn: ['a'], input: { $from: 'steps.a.output' } }] },
+        }),
+      ),
+      s.gql(`mutation($i: StartWorkflowInput!) { startWorkflow(input: $i) { id name } }`, { i: keyed }),
+      s.gql(`mutation($i: StartWorkflowInput!) { startWorkflow(input: $i) { id name } }`, { i: keyed }),
+      s.gql(`mutation($i: StartWorkflowInput!) { startWorkflow(input: $i) { id name } }`, { i: { name: 'burst-bad', steps: [] } }),
+    ]);
+    const started = answers.slice(0, 6).map((r) => r.body.data?.startWorkflow);
+    expect(started.map((w) => w?.name)).toEqual(['burst-0', 'burst-1', 'burst-2', 'burst-3', 'burst-4', 'burst-5']);
+    expect(new Set(started.map((w) => w?.id)).size).toBe(6);
+    expect(answers[6]?.body.data?.startWorkflow.id).toBe(answers[7]?.body.data?.startWorkflow.id);
+    expect(answers[8]?.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    for (const [i, w] of started.entries()) {
+      const done = await waitForWorkflow(s, w.id);
+      expect(byKey(done).b.output).toEqual({ i });
+    }
+    const list = await s.data(`{ workflows(filter: { name: "burst-keyed" }) { totalCount } }`);
+    expect(list.workflows.totalCount).toBe(1);
+  });
+
   it.each([
     ['no steps', { steps: [] }, 'at least one step'],
     ['a duplicate key', { steps: [{ key: 'a', capability: 'x' }, { key: 'a', capability: 'x' }] }, 'used twice'],
