@@ -14,7 +14,17 @@ import type { Changes } from './writer';
 
 /** The public shape of a task: the engine's bookkeeping stays inside. */
 export function publicTask(t: StoredTask & { previousStatus?: TaskStatus }): Task {
-  const { hasRefs: _h, pendingDeps: _d, leaseId: _l, leaseExpiresAt: _e, claimedAt: _c, progressAt: _p, previousStatus: _s, ...task } = t;
+  const {
+    hasRefs: _h,
+    pendingDeps: _d,
+    leaseId: _l,
+    leaseExpiresAt: _e,
+    claimedAt: _c,
+    progressAt: _p,
+    previousStatus: _s,
+    hasDependants: _n,
+    ...task
+  } = t;
   return task;
 }
 
@@ -162,42 +172,46 @@ export class Transitions {
    * left, and end when nothing is. Set-based, so a batch costs a handful of statements.
    */
   private async afterFinish(tx: Store, changes: Changes, finished: { task: StoredTask; result: FinishResult }[]): Promise<void> {
-    const open = new Map(
-      (await tx.lockOpenWorkflows(finished.flatMap((f) => (f.task.workflowId ? [f.task.workflowId] : [])))).map((w) => [w.id, w]),
-    );
-    const counted = finished.filter((f) => f.task.workflowId && open.has(f.task.workflowId));
-    if (counted.length === 0) return;
-    const tolerated = (f: (typeof counted)[number]) => f.result === 'failed' && f.task.continueOnFailure;
-    const releases = (f: (typeof counted)[number]) => f.result === 'success' || f.result === 'partial' || tolerated(f);
-    const releasing = counted.filter(releases);
+    const inWorkflows = finished.filter((f) => f.task.workflowId);
+    if (inWorkflows.length === 0) return;
+    type Finished = (typeof inWorkflows)[number];
+    const tolerated = (f: Finished) => f.result === 'failed' && f.task.continueOnFailure;
+    const releases = (f: Finished) => f.result === 'success' || f.result === 'partial' || tolerated(f);
     const deltas = new Map<string, { id: string; remaining: number; failedRequired: number; partial: number }>();
-    const delta = (id: string) => {
-      let d = deltas.get(id);
-      if (!d) deltas.set(id, (d = { id, remaining: 0, failedRequired: 0, partial: 0 }));
+    const delta = (into: typeof deltas, id: string) => {
+      let d = into.get(id);
+      if (!d) into.set(id, (d = { id, remaining: 0, failedRequired: 0, partial: 0 }));
       return d;
     };
-    for (const f of counted) {
-      const d = delta(f.task.workflowId as string);
+    for (const f of inWorkflows) {
+      const d = delta(deltas, f.task.workflowId as string);
       d.remaining -= 1;
       if ((f.result === 'failed' && !tolerated(f)) || f.result === 'cancelled') d.failedRequired += 1;
       if (f.result === 'partial' || tolerated(f)) d.partial += 1;
     }
+    // Counting the results in locks the open workflows; a closed one (cancelled, say) counts nothing.
+    const open = new Map((await tx.bumpOpenWorkflows([...deltas.values()])).map((w) => [w.id, w]));
+    const counted = inWorkflows.filter((f) => open.has(f.task.workflowId as string));
+    if (counted.length === 0) return;
+    const releasing = counted.filter((f) => releases(f) && f.task.hasDependants !== false);
     const ready = await tx.releaseDependants(releasing.map((f) => f.task.id));
     const readyByWorkflow = new Map<string, StoredTask[]>();
     for (const t of ready) readyByWorkflow.set(t.workflowId as string, [...(readyByWorkflow.get(t.workflowId as string) ?? []), t]);
     for (const [workflowId, tasks] of readyByWorkflow) {
       await this.queueReady(tx, changes, workflowId, open.get(workflowId)?.input ?? null, tasks);
     }
+    const skips = new Map<string, { id: string; remaining: number; failedRequired: number; partial: number }>();
     for (const f of counted.filter((x) => !releases(x))) {
       const skipped = await tx.skipDescendants(f.task.id, this.ctx.now());
       for (const t of skipped) this.taskChanged(changes, t, t.previousStatus, HistoryEventType.TASK_FINISHED, { skippedBecause: f.task.key });
-      delta(f.task.workflowId as string).remaining -= skipped.length;
+      if (skipped.length) delta(skips, f.task.workflowId as string).remaining -= skipped.length;
     }
-    for (const w of await tx.bumpWorkflows([...deltas.values()])) {
+    for (const w of await tx.bumpWorkflows([...skips.values()])) open.set(w.id, w);
+    for (const w of open.values()) {
       if (w.remaining > 0) continue;
-      const previous = open.get(w.id)?.status ?? WorkflowStatus.RUNNING;
       const done = await tx.setWorkflowStatus(w.id, finalWorkflowStatus(w), this.ctx.now());
-      this.workflowChanged(changes, done, previous, HistoryEventType.WORKFLOW_FINISHED);
+      this.workflowChanged(changes, done, w.status, HistoryEventType.WORKFLOW_FINISHED);
     }
   }
+
 }

@@ -636,27 +636,30 @@ export class SqlStore implements Store {
     );
   }
 
-  async lockOpenWorkflows(ids: string[]): Promise<StoredWorkflow[]> {
-    if (ids.length === 0) return [];
-    const rows = await this.rows(
-      `${WORKFLOW_SELECT} WHERE id = ANY($1::text[]) AND status IN ('PENDING', 'RUNNING') ORDER BY id FOR UPDATE`,
-      [[...new Set(ids)]],
-    );
-    return rows.map(toWorkflow);
+  bumpOpenWorkflows(deltas: { id: string; remaining: number; failedRequired: number; partial: number }[]): Promise<StoredWorkflow[]> {
+    return this.bump(deltas, true);
   }
 
-  async bumpWorkflows(deltas: { id: string; remaining: number; failedRequired: number; partial: number }[]): Promise<StoredWorkflow[]> {
+  bumpWorkflows(deltas: { id: string; remaining: number; failedRequired: number; partial: number }[]): Promise<StoredWorkflow[]> {
+    return this.bump(deltas, false);
+  }
+
+  private async bump(
+    deltas: { id: string; remaining: number; failedRequired: number; partial: number }[],
+    openOnly: boolean,
+  ): Promise<StoredWorkflow[]> {
     if (deltas.length === 0) return [];
+    const sorted = [...deltas].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // one lock order
     const rows = await this.rows(
       `UPDATE workflows w SET remaining = w.remaining + d.r, failed_required = w.failed_required + d.f, partial = w.partial + d.p
          FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) AS d(id, r, f, p)
-        WHERE w.id = d.id
+        WHERE w.id = d.id ${openOnly ? `AND w.status IN ('PENDING', 'RUNNING')` : ''}
         RETURNING ${workflowColumns('w.')}`,
       [
-        deltas.map((d) => d.id),
-        deltas.map((d) => String(d.remaining)),
-        deltas.map((d) => String(d.failedRequired)),
-        deltas.map((d) => String(d.partial)),
+        sorted.map((d) => d.id),
+        sorted.map((d) => String(d.remaining)),
+        sorted.map((d) => String(d.failedRequired)),
+        sorted.map((d) => String(d.partial)),
       ],
     );
     return rows.map(toWorkflow);
@@ -776,10 +779,11 @@ export class SqlStore implements Store {
          FROM unnest($1::text[], $2::text[], $3::text[]) AS u(lease_id, outcome, output)
          JOIN task_leases l ON l.id = u.lease_id
         WHERE t.id = l.task_id AND t.lease_id = u.lease_id AND t.status = 'RUNNING'
-        RETURNING ${taskColumns('t.')}, u.lease_id AS done_lease_id`,
+        RETURNING ${taskColumns('t.')}, u.lease_id AS done_lease_id,
+                  EXISTS (SELECT 1 FROM task_edges e WHERE e.dep_id = t.id) AS has_dependants`,
       [items.map((i) => i.leaseId), items.map((i) => i.outcome), items.map((i) => json(i.output)) as string[], iso(at)],
     );
-    return rows.map((r) => ({ leaseId: String(r.done_lease_id), task: toTask(r) }));
+    return rows.map((r) => ({ leaseId: String(r.done_lease_id), task: { ...toTask(r), hasDependants: r.has_dependants === true } }));
   }
 
   async requeueTask(taskId: string, availableAt: Date): Promise<StoredTask> {

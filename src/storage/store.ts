@@ -62,6 +62,8 @@ export interface StoredTask extends Task {
   leaseExpiresAt: Date | null;
   claimedAt: Date | null;
   progressAt: Date | null;
+  /** Whether other tasks depend on this one; known where a statement tells, otherwise absent. */
+  hasDependants?: boolean;
 }
 
 export interface StoredWorkflow extends Workflow {
@@ -161,7 +163,11 @@ export interface Store {
   insertTasks(tasks: NewTask[]): Promise<StoredTask[]>;
   insertEdges(edges: { depId: string; taskId: string }[]): Promise<void>;
   /** Locks the workflows among `ids` that are still open (PENDING or RUNNING), in id order. */
-  lockOpenWorkflows(ids: string[]): Promise<StoredWorkflow[]>;
+  /**
+   * Counts finished tasks into their workflows, if still open (PENDING or RUNNING): locks and
+   * updates those rows and returns them; closed workflows are left out.
+   */
+  bumpOpenWorkflows(deltas: { id: string; remaining: number; failedRequired: number; partial: number }[]): Promise<StoredWorkflow[]>;
   /** Adds to workflows' counters and returns them (remaining tells whether one is done). */
   bumpWorkflows(deltas: { id: string; remaining: number; failedRequired: number; partial: number }[]): Promise<StoredWorkflow[]>;
   setWorkflowStatus(
