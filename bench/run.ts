@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type BenchContext, type Measurement, median, type Scenario, type ScenarioResult } from './lib';
 import { chainLatencyScenario } from './scenarios/chain';
 import { peerBullmqScenario } from './scenarios/bullmq';
-import { dispatchBuiltinPostgresScenario, dispatchBuiltinScenario, dispatchRemoteScenario } from './scenarios/dispatch';
+import { dispatchBuiltinPostgresScenario, dispatchBuiltinScenario, dispatchRemoteBatchScenario, dispatchRemoteScenario } from './scenarios/dispatch';
 import { fanout1000Scenario, fanout5000Scenario } from './scenarios/fanout';
 import { enqueueScenario, queryScenario } from './scenarios/query';
 import { scaleScenario } from './scenarios/scale';
@@ -16,6 +16,7 @@ import { scaleScenario } from './scenarios/scale';
 const SCENARIOS: Scenario[] = [
   dispatchBuiltinScenario,
   dispatchRemoteScenario,
+  dispatchRemoteBatchScenario,
   chainLatencyScenario,
   fanout1000Scenario,
   fanout5000Scenario,

@@ -19,13 +19,23 @@ export async function dispatchBuiltin(n: number, env: Record<string, string> = {
   }
 }
 
-/** A raw-protocol remote agent: long-polls up to 50 leases, completes them with one aliased request. */
-async function remoteAgent(url: string, name: string, stop: { now: boolean }): Promise<void> {
+/**
+ * A raw-protocol remote agent: long-polls up to 50 leases and completes them in one request, as
+ * aliased completeTask fields (executed one after another, as GraphQL runs mutation fields) or,
+ * with `batch`, as one completeTasks field (one transaction).
+ */
+async function remoteAgent(url: string, name: string, stop: { now: boolean }, batch = false): Promise<void> {
   const { registerAgent } = await gql(url, `mutation($n: String!) { registerAgent(input: { name: $n, capabilities: ["bench.remote"], concurrency: 50 }) { agent { id } } }`, { n: name });
   const agentId = registerAgent.agent.id;
   while (!stop.now) {
     const { claimTasks } = await gql(url, `mutation($a: ID!) { claimTasks(agentId: $a, max: 50, waitMs: 500) { id } }`, { a: agentId });
     if (!claimTasks.length) continue;
+    if (batch) {
+      await gql(url, `mutation($r: [TaskResultInput!]!) { completeTasks(results: $r) { leaseId error { code } } }`, {
+        r: claimTasks.map((l: { id: string }) => ({ leaseId: l.id })),
+      });
+      continue;
+    }
     const vars = Object.fromEntries(claimTasks.map((l: { id: string }, i: number) => [`l${i}`, l.id]));
     const doc = `mutation(${claimTasks.map((_: unknown, i: number) => `$l${i}: ID!`).join(', ')}) { ${claimTasks
       .map((_: unknown, i: number) => `c${i}: completeTask(leaseId: $l${i}) { id }`)
@@ -34,11 +44,11 @@ async function remoteAgent(url: string, name: string, stop: { now: boolean }): P
   }
 }
 
-export async function dispatchRemote(n: number, env: Record<string, string> = {}): Promise<number> {
+export async function dispatchRemote(n: number, env: Record<string, string> = {}, batch = false): Promise<number> {
   const server = await benchServer(env);
   const stop = { now: false };
   try {
-    const agents = [0, 1, 2, 3].map((i) => remoteAgent(server.url, `remote-${i}`, stop));
+    const agents = [0, 1, 2, 3].map((i) => remoteAgent(server.url, `remote-${i}`, stop, batch));
     const started = performance.now();
     const { startWorkflow } = await gql(server.url, `mutation($i: StartWorkflowInput!) { startWorkflow(input: $i) { id } }`, {
       i: { name: 'bench', steps: steps(n, 'bench.remote') },
@@ -71,6 +81,16 @@ export const dispatchRemoteScenario: Scenario = {
   higherIsBetter: true,
   async round(ctx): Promise<Measurement> {
     const value = await dispatchRemote(size(ctx));
+    const baseline = await rawLoopTasksPerSecond(size(ctx));
+    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)' };
+  },
+};
+
+export const dispatchRemoteBatchScenario: Scenario = {
+  name: 'dispatch-remote-batch',
+  higherIsBetter: true,
+  async round(ctx): Promise<Measurement> {
+    const value = await dispatchRemote(size(ctx), {}, true);
     const baseline = await rawLoopTasksPerSecond(size(ctx));
     return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)' };
   },

@@ -9,6 +9,7 @@ import {
   CacheEntryDocument,
   ClaimTasksDocument,
   CompleteTaskDocument,
+  CompleteTasksDocument,
   type ErrorSeverity,
   type ErrorType,
   FailTaskDocument,
@@ -67,6 +68,9 @@ export interface RemoteAgent {
   stop(): Promise<void>;
 }
 
+/** The most results one completeTasks call carries (the server's limit). */
+const RESULTS_PER_CALL = 500;
+
 /** How long stop() lets a pending long-poll claim answer before cutting the request. */
 const CLAIM_STOP_GRACE_MS = 5000;
 
@@ -103,6 +107,7 @@ class Agent implements RemoteAgent {
   private intake: Promise<void> | null = null;
   private pushStream: AsyncIterableIterator<unknown> | null = null;
   private slotFreed: (() => void) | null = null;
+  private results: { lease: LeaseFieldsFragment; output: unknown; outcome: 'SUCCESS' | 'PARTIAL'; done: () => void }[] = [];
 
   constructor(private readonly options: AgentOptions) {
     this.client = new OrchestratorClient({ url: options.url });
@@ -251,7 +256,7 @@ class Agent implements RemoteAgent {
       }
       if (abort.signal.aborted) return;
       const { output, outcome } = isPartial(result) ? result : { output: result, outcome: 'SUCCESS' as const };
-      await this.finish(lease, () => this.client.request(CompleteTaskDocument, { leaseId: lease.id, output: output ?? null, outcome }));
+      await this.complete(lease, output ?? null, outcome);
     })().finally(() => {
       clearInterval(heartbeat);
       void watch?.return?.();
@@ -260,6 +265,44 @@ class Agent implements RemoteAgent {
       this.slotFreed = null;
     });
     this.active.set(lease.id, { abort, done });
+  }
+
+  /**
+   * Reports a result. Results finished in one turn of the event loop go in one completeTasks call
+   * (one transaction on the server) instead of one call each.
+   */
+  private complete(lease: LeaseFieldsFragment, output: unknown, outcome: 'SUCCESS' | 'PARTIAL'): Promise<void> {
+    return new Promise<void>((done) => {
+      if (this.results.push({ lease, output, outcome, done }) === 1) setImmediate(() => void this.reportResults());
+    });
+  }
+
+  private async reportResults(): Promise<void> {
+    const batch = this.results.splice(0, RESULTS_PER_CALL);
+    if (this.results.length) setImmediate(() => void this.reportResults());
+    try {
+      const { completeTasks } = await this.persist(`report ${batch.length} result(s)`, () =>
+        this.client.request(CompleteTasksDocument, {
+          results: batch.map((b) => ({ leaseId: b.lease.id, output: b.output, outcome: b.outcome })),
+        }),
+      );
+      completeTasks.forEach((r, i) => {
+        if (r.error) this.log('info', 'result dropped: the lease is no longer ours', { taskId: batch[i]?.lease.task.id, leaseId: r.leaseId, code: r.error.code });
+      });
+    } catch (e) {
+      if (batch.length > 1 && e instanceof GraphQLRequestError && e.code === 'BAD_USER_INPUT') {
+        // One result the server refuses (an output over its size limit, say) must not cost the others.
+        await Promise.all(
+          batch.map((b) =>
+            this.finish(b.lease, () => this.client.request(CompleteTaskDocument, { leaseId: b.lease.id, output: b.output, outcome: b.outcome })),
+          ),
+        );
+      } else {
+        this.log('error', 'could not report results', { taskIds: batch.map((b) => b.lease.task.id), error: String(e) });
+      }
+    } finally {
+      for (const b of batch) b.done();
+    }
   }
 
   /** Reports a result until the server answers; a stale lease means someone else owns the task now. */

@@ -89,6 +89,34 @@ describe('agent protocol: claims and leases', () => {
     expect(done.tasks.every((t: any) => t.attempt === 1 && t.status === 'COMPLETED')).toBe(true);
   });
 
+  it('completes many leases in one call, answering each result in order', async () => {
+    const a = await registerAgent(s, 'batcher', ['cap.batch'], 5);
+    const w = await startWorkflow(s, { name: 'batch', steps: steps(5, 'cap.batch') });
+    const leases = await claim(s, a, 5);
+    const COMPLETE = `mutation($r: [TaskResultInput!]!) { completeTasks(results: $r) { leaseId task { key status outcome output } error { code message } } }`;
+    // Bad input refuses the whole call and records nothing.
+    const refused = await s.gql(COMPLETE, { r: [{ leaseId: leases[0]!.id }, { leaseId: leases[1]!.id, outcome: 'FAILURE' }] });
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await s.gql(COMPLETE, { r: [] })).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await getWorkflow(s, w.id)).progress.running).toBe(5);
+    const r = await s.data(COMPLETE, {
+      r: [
+        ...leases.map((l, i) => ({ leaseId: l.id, output: { i }, outcome: i === 4 ? 'PARTIAL' : 'SUCCESS' })),
+        { leaseId: 'no-such-lease' },
+        { leaseId: leases[0]!.id, output: { again: true } },
+      ],
+    });
+    expect(r.completeTasks.slice(0, 5).map((x: any) => [x.task.key, x.task.status, x.task.outcome, x.task.output, x.error])).toEqual(
+      leases.map((l, i) => [l.task.key, 'COMPLETED', i === 4 ? 'PARTIAL' : 'SUCCESS', { i }, null]),
+    );
+    expect(r.completeTasks[5]).toMatchObject({ leaseId: 'no-such-lease', task: null, error: { code: 'NOT_FOUND' } });
+    expect(r.completeTasks[6]).toMatchObject({ leaseId: leases[0]!.id, task: null, error: { code: 'CONFLICT' } });
+    const again = await s.data(COMPLETE, { r: [{ leaseId: leases[1]!.id }] });
+    expect(again.completeTasks[0].error.code).toBe('CONFLICT');
+    const done = await getWorkflow(s, w.id);
+    expect(done).toMatchObject({ status: 'PARTIAL', quality: { total: 5, succeeded: 4, partial: 1 } });
+  });
+
   it('refuses outcome FAILURE on completeTask (failures carry an error)', async () => {
     const a = await registerAgent(s, 'outcome', ['cap.outcome']);
     await startWorkflow(s, { name: 'o', steps: [{ key: 'x', capability: 'cap.outcome' }] });

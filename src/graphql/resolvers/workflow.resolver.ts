@@ -3,19 +3,23 @@ import type { TaskStatus as TaskStatusValue } from '../../domain/enums';
 import type { Task as TaskModel, TaskLease as TaskLeaseModel, Workflow as WorkflowModel } from '../../domain/workflow';
 import type { EventMap } from '../../events/event-bus';
 import { iterateEvents } from '../../events/iterate';
+import { DomainError, invalid } from '../../domain/errors';
+import { CLAIM_MAX } from '../../engine/leases';
 import type { GraphQLContext } from '../context';
+import { ERROR_CODE } from '../errors';
 import { Agent } from '../types/agent.type';
 import { TaskOutcome, TaskStatus } from '../types/enums';
 import { ErrorRecordInput } from '../types/error-record.input';
 import { ErrorRecord } from '../types/error-record.type';
 import { QualitySummary } from '../types/quality.type';
 import { JSONScalar } from '../types/scalars';
-import { StartWorkflowInput, TaskFilter, WorkflowFilter } from '../types/workflow.input';
+import { StartWorkflowInput, TaskFilter, TaskResultInput, WorkflowFilter } from '../types/workflow.input';
 import {
   Task,
   TaskConnection,
   TaskEvent,
   TaskLease,
+  TaskResult,
   Workflow,
   WorkflowConnection,
   WorkflowEvent,
@@ -176,6 +180,28 @@ export class TaskResolver {
     @Ctx() ctx: GraphQLContext,
   ) {
     return ctx.orchestrator.leases.complete(leaseId, output, outcome);
+  }
+
+  @Mutation(() => [TaskResult], {
+    description:
+      'Ends many leases with their results in one transaction (up to 500), answered in order. A stale or unknown ' +
+      'lease refuses that result alone (its error says why); bad input (a FAILURE outcome, an output over the size ' +
+      'limit) refuses the whole call and records nothing.',
+  })
+  async completeTasks(
+    @Arg('results', () => [TaskResultInput], { validate: false }) results: TaskResultInput[],
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<TaskResult[]> {
+    if (results.length === 0 || results.length > CLAIM_MAX) {
+      throw invalid(`results must hold 1 to ${CLAIM_MAX} results`, { field: 'results' });
+    }
+    const answers = await ctx.orchestrator.leases.completeMany(results.map((r) => ({ leaseId: r.leaseId, output: r.output ?? null, outcome: r.outcome })));
+    return answers.map((a, i) => {
+      const leaseId = results[i]?.leaseId as string;
+      return a instanceof DomainError
+        ? { leaseId, task: null, error: { code: ERROR_CODE[a.type], message: a.message } }
+        : { leaseId, task: a as Task, error: null };
+    });
   }
 
   @Mutation(() => Task, {

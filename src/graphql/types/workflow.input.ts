@@ -1,5 +1,5 @@
 import { Field, ID, InputType, Int } from 'type-graphql';
-import { TaskStatus, WorkflowStatus } from './enums';
+import { TaskOutcome, TaskStatus, WorkflowStatus } from './enums';
 import { JSONScalar } from './scalars';
 
 @InputType({
@@ -80,4 +80,16 @@ export class WorkflowFilter {
 
   @Field(() => String, { nullable: true })
   name?: string | null;
+}
+
+@InputType({ description: 'One result for completeTasks: what completeTask takes, for one lease.' })
+export class TaskResultInput {
+  @Field(() => ID)
+  leaseId!: string;
+
+  @Field(() => JSONScalar, { nullable: true })
+  output?: unknown;
+
+  @Field(() => TaskOutcome, { nullable: true, defaultValue: TaskOutcome.SUCCESS })
+  outcome?: TaskOutcome | null;
 }

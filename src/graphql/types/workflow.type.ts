@@ -167,6 +167,27 @@ export class TaskLease {
   expiresAt!: Date;
 }
 
+@ObjectType({ description: 'Why one result of completeTasks was refused; the code is what completeTask would answer.' })
+export class TaskResultError {
+  @Field({ description: 'CONFLICT (the lease is stale or was given twice) or NOT_FOUND (no such lease).' })
+  code!: string;
+
+  @Field()
+  message!: string;
+}
+
+@ObjectType({ description: 'The answer to one result of completeTasks: the completed task, or why it was refused.' })
+export class TaskResult {
+  @Field(() => ID)
+  leaseId!: string;
+
+  @Field(() => Task, { nullable: true })
+  task!: Task | null;
+
+  @Field(() => TaskResultError, { nullable: true })
+  error!: TaskResultError | null;
+}
+
 @ObjectType()
 export class TaskEvent {
   @Field(() => Task)
