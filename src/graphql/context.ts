@@ -32,22 +32,37 @@ export interface GraphQLContext {
   signal?: AbortSignal;
 }
 
-export function createLoaders(o: Orchestrator): Loaders {
-  return {
-    agent: new DataLoader(async (ids) => {
+const LOADERS: { [K in keyof Loaders]: (o: Orchestrator) => Loaders[K] } = {
+  agent: (o) =>
+    new DataLoader(async (ids) => {
       const found = new Map((await o.agents.byIds(ids)).map((a) => [a.id, a]));
       return ids.map((id) => found.get(id) ?? null);
     }),
-    agentQuality: new DataLoader((ids) => o.quality.many('agent', ids)),
-    workflowQuality: new DataLoader((ids) => o.quality.many('workflow', ids)),
-    workflow: new DataLoader((ids) => o.workflows.workflows(ids)),
-    task: new DataLoader((ids) => o.workflows.tasks(ids)),
-    workflowTasks: new DataLoader((ids) => o.workflows.tasksByWorkflow(ids)),
-    workflowProgress: new DataLoader((ids) => o.workflows.progressByWorkflow(ids)),
-    workflowOutput: new DataLoader((ids) => o.workflows.outputsByWorkflow(ids)),
-    workflowErrors: new DataLoader((ids) => o.workflows.errorsBy('workflow', ids)),
-    taskErrors: new DataLoader((ids) => o.workflows.errorsBy('task', ids)),
-  };
+  agentQuality: (o) => new DataLoader((ids) => o.quality.many('agent', ids)),
+  workflowQuality: (o) => new DataLoader((ids) => o.quality.many('workflow', ids)),
+  workflow: (o) => new DataLoader((ids) => o.workflows.workflows(ids)),
+  task: (o) => new DataLoader((ids) => o.workflows.tasks(ids)),
+  workflowTasks: (o) => new DataLoader((ids) => o.workflows.tasksByWorkflow(ids)),
+  workflowProgress: (o) => new DataLoader((ids) => o.workflows.progressByWorkflow(ids)),
+  workflowOutput: (o) => new DataLoader((ids) => o.workflows.outputsByWorkflow(ids)),
+  workflowErrors: (o) => new DataLoader((ids) => o.workflows.errorsBy('workflow', ids)),
+  taskErrors: (o) => new DataLoader((ids) => o.workflows.errorsBy('task', ids)),
+};
+
+/**
+ * The batch loaders of one operation, each made on first use: a subscription (thousands may be
+ * open) or a small query carries none of the ones it never touches.
+ */
+export function createLoaders(o: Orchestrator): Loaders {
+  const made: Partial<Loaders> = {};
+  const loaders = {} as Loaders;
+  for (const key of Object.keys(LOADERS) as (keyof Loaders)[]) {
+    Object.defineProperty(loaders, key, {
+      enumerable: true,
+      get: () => (made[key] ??= LOADERS[key](o) as never),
+    });
+  }
+  return loaders;
 }
 
 export function createContext(orchestrator: Orchestrator, lifecycle: Lifecycle, signal?: AbortSignal): GraphQLContext {
