@@ -46,7 +46,9 @@ class Conditions {
     return this;
   }
   in(column: string, values: readonly string[] | null | undefined): this {
-    if (values != null) this.parts.push(`${column} = ANY(${this.param([...values])}::text[])`);
+    // One value is an equality, so an index on (column, seq) serves a page in order.
+    if (values?.length === 1) this.parts.push(`${column} = ${this.param(values[0] as string)}`);
+    else if (values != null) this.parts.push(`${column} = ANY(${this.param([...values])}::text[])`);
     return this;
   }
   since(column: string, at: Date | null | undefined): this {
@@ -226,6 +228,29 @@ function taskConditions(f: TaskFilter, params?: SqlParam[]): Conditions {
 function paged(table: string, c: Conditions, page: PageQuery, direction: 'ASC' | 'DESC'): string {
   if (page.after != null) c.raw(`${table}.seq ${direction === 'ASC' ? '>' : '<'} ${c.param(page.after)}::bigint`);
   return `${c} ORDER BY ${table}.seq ${direction} LIMIT ${c.param(page.limit)}`;
+}
+
+/**
+ * A keyset page filtered on several statuses: one page per status (each an ordered range of the
+ * (status, seq) index), merged. A single `status = ANY(...)` condition would walk the seq index
+ * past every row of the other statuses, which grows with the table.
+ */
+function pagedByStatus<F extends { statuses?: readonly string[] | null }>(
+  select: string,
+  table: string,
+  filter: F,
+  conditions: (f: F, params: SqlParam[]) => Conditions,
+  page: PageQuery,
+  direction: 'ASC' | 'DESC',
+): { sql: string; params: SqlParam[] } {
+  const params: SqlParam[] = [];
+  const statuses = filter.statuses;
+  if (!statuses || statuses.length <= 1) {
+    const c = conditions(filter, params);
+    return { sql: `${select} ${paged(table, c, page, direction)}`, params };
+  }
+  const parts = [...new Set(statuses)].map((status) => `(${select} ${paged(table, conditions({ ...filter, statuses: [status] }, params), page, direction)})`);
+  return { sql: `SELECT * FROM (${parts.join(' UNION ALL ')}) page ORDER BY page.seq::bigint ${direction} LIMIT $${params.push(page.limit)}`, params };
 }
 
 export class SqlStore implements Store {
@@ -500,8 +525,8 @@ export class SqlStore implements Store {
   }
 
   async listWorkflows(filter: WorkflowFilter, page: PageQuery): Promise<StoredWorkflow[]> {
-    const c = workflowConditions(filter);
-    return (await this.rows(`${WORKFLOW_SELECT} ${paged('workflows', c, page, 'DESC')}`, c.params)).map(toWorkflow);
+    const q = pagedByStatus(WORKFLOW_SELECT, 'workflows', filter, workflowConditions, page, 'DESC');
+    return (await this.rows(q.sql, q.params)).map(toWorkflow);
   }
 
   async countWorkflows(filter: WorkflowFilter): Promise<number> {
@@ -526,8 +551,8 @@ export class SqlStore implements Store {
   }
 
   async listTasks(filter: TaskFilter, page: PageQuery): Promise<StoredTask[]> {
-    const c = taskConditions(filter);
-    return (await this.rows(`${TASK_SELECT} ${paged('tasks', c, page, 'ASC')}`, c.params)).map(toTask);
+    const q = pagedByStatus(TASK_SELECT, 'tasks', filter, taskConditions, page, 'ASC');
+    return (await this.rows(q.sql, q.params)).map(toTask);
   }
 
   async countTasks(filter: TaskFilter): Promise<number> {
