@@ -55,17 +55,23 @@ export class BuiltinRunner {
     }
   }
 
-  private readonly freed = new Map<string, () => void>();
+  /** Per agent: one promise that resolves when one of its running tasks ends some other way than a recorded result. */
+  private readonly freed = new Map<string, { promise: Promise<void>; resolve: () => void }>();
 
-  /** Resolves the next time one of this agent's running tasks is done with. */
   private slotFreed(agentId: string): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const previous = this.freed.get(agentId);
-      this.freed.set(agentId, () => {
-        previous?.();
-        resolve();
-      });
-    });
+    let signal = this.freed.get(agentId);
+    if (!signal) {
+      let resolve: () => void = () => undefined;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.freed.set(agentId, (signal = { promise, resolve }));
+    }
+    return signal.promise;
+  }
+
+  private signalFreed(agentId: string): void {
+    const signal = this.freed.get(agentId);
+    this.freed.delete(agentId);
+    signal?.resolve();
   }
 
   private inflight(agentId: string): number {
@@ -80,6 +86,8 @@ export class BuiltinRunner {
       // Slots freed by results are refilled by the transaction that records them (flush), so
       // this loop only wakes for new work, or for a slot freed some other way (failure, abort).
       const wake = this.o.leases.wakeFor(agentId, [agent.capability], { slots: false });
+      // Listen for freed slots before claiming, so a task that ends during the claim still wakes us.
+      const freed = this.slotFreed(agentId);
       try {
         await this.flushing.get(agentId);
         const free = this.o.options.builtinConcurrency - this.inflight(agentId);
@@ -87,7 +95,7 @@ export class BuiltinRunner {
         for (const lease of leases) this.run(agentId, agent, lease);
         // Whether it got none, some or all it could take, the next chance is a wake-up: work queued
         // for this capability, or a slot of its own freeing up (its result recorded).
-        await Promise.race([wake.wait(this.o.options.leaseTimeoutMs, signal), this.slotFreed(agentId)]);
+        await Promise.race([wake.wait(this.o.options.leaseTimeoutMs, signal), freed]);
       } catch (err) {
         if (signal.aborted) break;
         this.log.warn('built-in agent could not claim work', { agent: agent.capability, err });
@@ -143,10 +151,7 @@ export class BuiltinRunner {
       .finally(() => {
         clearInterval(beat);
         this.running.delete(key);
-        if (!recorded) {
-          this.freed.get(agentId)?.();
-          this.freed.delete(agentId);
-        }
+        if (!recorded) this.signalFreed(agentId);
       });
     this.running.set(key, { abort, done });
   }

@@ -45,7 +45,8 @@ export class Dispatcher {
         try {
           const claimed = await this.leases.claim(agentId, PUSH_BATCH);
           if (stop.signal.aborted) {
-            buffer.push(...claimed);
+            // The subscriber left while we claimed (finish has run): these go straight back.
+            if (claimed.length) await this.leases.unclaim(claimed.map((l) => l.id)).catch(() => undefined);
             break;
           }
           if (claimed.length) {

@@ -70,6 +70,8 @@ export interface RemoteAgent {
 
 /** The most results one completeTasks call carries (the server's limit). */
 const RESULTS_PER_CALL = 500;
+/** Results go in calls of about this many bytes at most (the server's default body limit is 1 MiB). */
+const RESULTS_BYTES_PER_CALL = 512 * 1024;
 
 /** How long stop() lets a pending long-poll claim answer before cutting the request. */
 const CLAIM_STOP_GRACE_MS = 5000;
@@ -108,6 +110,8 @@ class Agent implements RemoteAgent {
   private pushStream: AsyncIterableIterator<unknown> | null = null;
   private slotFreed: (() => void) | null = null;
   private results: { lease: LeaseFieldsFragment; output: unknown; outcome: 'SUCCESS' | 'PARTIAL'; done: () => void }[] = [];
+  /** False once the server has shown it has no completeTasks (an older server): one call per result. */
+  private batchResults = true;
 
   constructor(private readonly options: AgentOptions) {
     this.client = new OrchestratorClient({ url: options.url });
@@ -278,9 +282,24 @@ class Agent implements RemoteAgent {
   }
 
   private async reportResults(): Promise<void> {
-    const batch = this.results.splice(0, RESULTS_PER_CALL);
+    // A call carries what fits well within the server's body limit, and at most its 500 results.
+    let bytes = 0;
+    let n = 0;
+    while (n < Math.min(this.results.length, RESULTS_PER_CALL)) {
+      const size = JSON.stringify(this.results[n]?.output ?? null).length + 200;
+      if (n > 0 && bytes + size > RESULTS_BYTES_PER_CALL) break;
+      bytes += size;
+      n++;
+    }
+    const batch = this.results.splice(0, n);
     if (this.results.length) setImmediate(() => void this.reportResults());
+    const alone = (b: (typeof batch)[number]) =>
+      this.finish(b.lease, () => this.client.request(CompleteTaskDocument, { leaseId: b.lease.id, output: b.output, outcome: b.outcome }));
     try {
+      if (!this.batchResults) {
+        await Promise.all(batch.map(alone));
+        return;
+      }
       const { completeTasks } = await this.persist(`report ${batch.length} result(s)`, () =>
         this.client.request(CompleteTasksDocument, {
           results: batch.map((b) => ({ leaseId: b.lease.id, output: b.output, outcome: b.outcome })),
@@ -290,16 +309,10 @@ class Agent implements RemoteAgent {
         if (r.error) this.log('info', 'result dropped: the lease is no longer ours', { taskId: batch[i]?.lease.task.id, leaseId: r.leaseId, code: r.error.code });
       });
     } catch (e) {
-      if (batch.length > 1 && e instanceof GraphQLRequestError && e.code === 'BAD_USER_INPUT') {
-        // One result the server refuses (an output over its size limit, say) must not cost the others.
-        await Promise.all(
-          batch.map((b) =>
-            this.finish(b.lease, () => this.client.request(CompleteTaskDocument, { leaseId: b.lease.id, output: b.output, outcome: b.outcome })),
-          ),
-        );
-      } else {
-        this.log('error', 'could not report results', { taskIds: batch.map((b) => b.lease.task.id), error: String(e) });
-      }
+      // Whatever refused the batch (one output the server will not take, a server without
+      // completeTasks, an error of its own) must not cost the other results: each goes alone.
+      if (e instanceof GraphQLRequestError && e.code === 'GRAPHQL_VALIDATION_FAILED') this.batchResults = false;
+      await Promise.all(batch.map(alone));
     } finally {
       for (const b of batch) b.done();
     }

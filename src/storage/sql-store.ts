@@ -733,7 +733,10 @@ export class SqlStore implements Store {
           WHERE status = 'QUEUED' AND capability = ANY($1::text[])
             AND (available_at IS NULL OR available_at <= $2::timestamptz)
           ORDER BY priority DESC, seq
-          LIMIT $3
+          -- Never beyond the agent's free slots, counted by this statement: under READ COMMITTED
+          -- it sees the claims of a transaction that held the agent's lock before us.
+          LIMIT least($3, greatest(0, (SELECT concurrency FROM agents WHERE id = $4)
+                                     - (SELECT count(*) FROM tasks WHERE agent_id = $4 AND status = 'RUNNING')))
           FOR UPDATE SKIP LOCKED
        ), claimed AS (
          UPDATE tasks t SET status = 'RUNNING', agent_id = $4, attempt = t.attempt + 1,

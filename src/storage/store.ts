@@ -179,7 +179,7 @@ export interface Store {
   /** PENDING workflows among ids become RUNNING; returns those that changed. */
   markWorkflowsRunning(ids: string[], at: Date): Promise<StoredWorkflow[]>;
   getTaskForUpdate(id: string): Promise<StoredTask | null>;
-  /** Claims up to `limit` ready tasks for the agent (SKIP LOCKED), each with a new lease. */
+  /** Claims up to `limit` ready tasks for the agent (SKIP LOCKED), never beyond its free slots, each with a new lease. */
   claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]>;
   /** Finds leases and locks their tasks. */
   getLeases(leaseIds: string[]): Promise<LeaseLookup[]>;

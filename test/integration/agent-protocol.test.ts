@@ -185,6 +185,15 @@ describe('agent protocol: claims and leases', () => {
     expect(started.history.edges).toHaveLength(300);
   });
 
+  it('never gives an agent more than its concurrency, however many claims it sends at once', async () => {
+    const a = await registerAgent(s, 'greedy', ['cap.greedy'], 5);
+    await startWorkflow(s, { name: 'greedy', steps: steps(20, 'cap.greedy') });
+    const got = (await Promise.all(Array.from({ length: 8 }, () => claim(s, a, 5)))).flat();
+    expect(got).toHaveLength(5);
+    const status = await s.data(`query($id: ID!) { agent(id: $id) { runningTasks } }`, { id: a });
+    expect(status.agent.runningTasks).toBe(5);
+  });
+
   it('long-polls: waits for work and returns as soon as some is queued, or empty at the deadline', async () => {
     const a = await registerAgent(s, 'poller', ['cap.poll']);
     expect(await claim(s, a, 1, 200)).toEqual([]);

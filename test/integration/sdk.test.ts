@@ -143,3 +143,46 @@ describe('SDK errors', () => {
     expect(new FatalError('x').retryable).toBe(false);
   });
 });
+
+describe('SDK agent reporting results together', () => {
+  it('records the results a refused batch carried one by one, so one bad output costs only its own task', async () => {
+    const s = await startTestServer({ MAX_JSON_BYTES: '2048' });
+    const errors: string[] = [];
+    const agent = createAgent({
+      url: s.url,
+      name: 'batcher',
+      transport: 'poll',
+      concurrency: 4,
+      log: (level, message) => void (level === 'error' && errors.push(message)),
+      handlers: {
+        small: async (input: { i: number }) => ({ i: input.i }),
+        huge: async () => ({ blob: 'x'.repeat(10_000) }),
+      },
+    });
+    try {
+      const w = await new OrchestratorClient({ url: s.url }).startWorkflow({
+        name: 'mixed-results',
+        steps: [
+          { key: 's1', capability: 'small', input: { i: 1 } },
+          { key: 'h', capability: 'huge', continueOnFailure: true },
+          { key: 's2', capability: 'small', input: { i: 2 } },
+        ],
+      });
+      await agent.start();
+      const deadline = Date.now() + 15_000;
+      let t: Record<string, any> = {};
+      while (Date.now() < deadline) {
+        t = byKey(await getWorkflow(s, w.id));
+        if (t.s1.status === 'COMPLETED' && t.s2.status === 'COMPLETED' && errors.length) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(t.s1).toMatchObject({ status: 'COMPLETED', output: { i: 1 } });
+      expect(t.s2).toMatchObject({ status: 'COMPLETED', output: { i: 2 } });
+      expect(t.h.status).toBe('RUNNING'); // its output was refused; its lease will expire
+      expect(errors).toContain('could not report a result');
+    } finally {
+      await agent.stop();
+      await s.stop();
+    }
+  });
+});
