@@ -94,7 +94,7 @@ export class BuiltinRunner {
         const leases = free > 0 ? await this.o.leases.claim(agentId, free) : [];
         for (const lease of leases) this.run(agentId, agent, lease);
         // Whether it got none, some or all it could take, the next chance is a wake-up: work queued
-        // for this capability, or a slot of its own freeing up (its result recorded).
+        // for this capability, or a slot of its own freed by a task that ended without a result.
         await Promise.race([wake.wait(this.o.options.leaseTimeoutMs, signal), freed]);
       } catch (err) {
         if (signal.aborted) break;
