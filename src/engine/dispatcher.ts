@@ -17,8 +17,14 @@ export class Dispatcher {
 
   /** Throws NOT_FOUND for an unknown agent; otherwise yields leases until the consumer returns. */
   async leasesFor(agentId: string): Promise<AsyncIterableIterator<TaskLease>> {
-    if ((await this.ctx.store.getAgents([agentId])).length === 0) throw notFound('agent', agentId);
+    const [agent] = await this.ctx.store.getAgents([agentId]);
+    if (!agent) throw notFound('agent', agentId);
     const stop = new AbortController();
+    // What wakes this subscriber: work queued for its capabilities (kept current as it re-registers).
+    let capabilities: readonly string[] = agent.capabilities;
+    const offAgent = this.ctx.bus.subscribe('agent', (e) => {
+      if (e.agent.id === agentId) capabilities = e.agent.capabilities;
+    });
     const buffer: TaskLease[] = [];
     // While subscribed the agent is connected: keep it from being marked OFFLINE.
     const keepAlive = setInterval(
@@ -31,6 +37,7 @@ export class Dispatcher {
       if (!stop.signal.aborted) {
         stop.abort();
         clearInterval(keepAlive);
+        offAgent();
         // Claimed but never delivered: the tasks go back to the queue at once, attempt unspent.
         if (buffer.length) await this.leases.unclaim(buffer.splice(0).map((l) => l.id)).catch(() => undefined);
       }
@@ -41,7 +48,7 @@ export class Dispatcher {
       while (!stop.signal.aborted) {
         const ready = buffer.shift();
         if (ready) return { value: ready, done: false };
-        const wake = this.leases.wakeFor(agentId);
+        const wake = this.leases.wakeFor(agentId, capabilities);
         try {
           const claimed = await this.leases.claim(agentId, PUSH_BATCH);
           if (stop.signal.aborted) {

@@ -275,6 +275,23 @@ describe('agent protocol: claims and leases', () => {
     expect((await unknown.next()).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     await client.dispose();
   });
+
+  it('pushes work for capabilities an agent gains by registering again, without waiting for a timeout', async () => {
+    const r = await s.data(`mutation { registerAgent(input: { name: "grower", capabilities: ["cap.old"] }) { token agent { id } } }`);
+    const a = r.registerAgent.agent.id;
+    const client = wsClient(s.wsUrl);
+    const sub = subscribe<{ taskAssigned: Lease }>(client, `subscription($a: ID!) { taskAssigned(agentId: $a) { ${LEASE} } }`, { a });
+    await new Promise((res) => setTimeout(res, 200)); // the subscription is waiting for work
+    await s.data(`mutation($t: String) { registerAgent(input: { name: "grower", capabilities: ["cap.old", "cap.new"], token: $t }) { agent { id } } }`, {
+      t: r.registerAgent.token,
+    });
+    await startWorkflow(s, { name: 'grown', steps: [{ key: 'n', capability: 'cap.new' }] });
+    // The lease timeout is 30 s here: a wake-up that missed the new capability would time the test out.
+    const lease = (await sub.next()).data!.taskAssigned;
+    expect(lease).toMatchObject({ agentId: a, task: { key: 'n', capability: 'cap.new' } });
+    await complete(s, lease.id, {});
+    await client.dispose();
+  });
 });
 
 describe('agent protocol: silent agents', () => {
