@@ -10,6 +10,7 @@ import { publicAgent } from './agents';
 import type { EngineContext } from './context';
 import { checkJsonSize } from './json-limit';
 import { publicTask, type Transitions } from './transitions';
+import { GroupCommit } from './group-commit';
 import type { Changes } from './writer';
 
 export const CLAIM_MAX = 500;
@@ -43,13 +44,11 @@ function toLease(t: StoredTask): TaskLease {
 export class LeaseService {
   /** When this instance last recorded each agent as seen (lastSeenAt is kept to this precision). */
   private readonly touched = new Map<string, number>();
-  /** Results waiting for the transaction after the one being written (see complete). */
-  private completions: {
-    item: { leaseId: string; output: unknown; outcome: TaskOutcome | null | undefined };
-    resolve: (r: Task | DomainError) => void;
-    reject: (e: unknown) => void;
-  }[] = [];
-  private completing = false;
+  /** Results written together when they arrive together (see complete). */
+  private readonly completions = new GroupCommit<ResultItem, Task | DomainError>({
+    write: (items) => this.completeMany(items),
+    take: () => CLAIM_MAX,
+  });
 
   /**
    * Workflows known to have left PENDING, which they never go back to: a claim need not try to
@@ -279,35 +278,9 @@ export class LeaseService {
    */
   async complete(leaseId: string, output: unknown, outcome: TaskOutcome | null | undefined): Promise<Task> {
     this.checkResult(output, outcome);
-    const result = await new Promise<Task | DomainError>((resolve, reject) => {
-      // The group starts a turn of the event loop later, so that requests already received get in.
-      if (this.completions.push({ item: { leaseId, output, outcome }, resolve, reject }) === 1 && !this.completing) {
-        setImmediate(() => void this.writeCompletions());
-      }
-    });
+    const result = await this.completions.add({ leaseId, output, outcome });
     if (result instanceof Error) throw result;
     return result;
-  }
-
-  private async writeCompletions(): Promise<void> {
-    this.completing = true;
-    try {
-      while (this.completions.length) {
-        const group = this.completions.splice(0, CLAIM_MAX);
-        try {
-          const results = await this.completeMany(group.map((g) => g.item));
-          group.forEach((g, i) => g.resolve(results[i] as Task | DomainError));
-        } catch (err) {
-          if (group.length === 1) group[0]?.reject(err);
-          // Whatever broke the group's transaction must not fail the others: each goes alone.
-          else for (const g of group) this.completeMany([g.item]).then(([r]) => g.resolve(r as Task | DomainError), g.reject);
-        }
-        // Let the callers just answered, and requests waiting on the socket, add to the next group.
-        await new Promise((r) => setImmediate(r));
-      }
-    } finally {
-      this.completing = false;
-    }
   }
 
   private checkResult(output: unknown, outcome: TaskOutcome | null | undefined): void {

@@ -94,9 +94,9 @@ export class Transitions {
         t.hasRefs ? { id: t.id, resolvedInput: resolveRefs(t.input, { workflowInput, outputs }, t.key) } : { id: t.id },
       ),
     );
-    const already = ready.filter((t) => t.status === TaskStatus.QUEUED).map((t) => ({ ...t, previousStatus: TaskStatus.PENDING }));
+    const already = ready.filter((t) => t.status === TaskStatus.QUEUED);
     for (const t of [...already, ...queued]) {
-      this.taskChanged(changes, t, t.previousStatus, HistoryEventType.TASK_QUEUED);
+      this.taskChanged(changes, t, t.previousStatus ?? TaskStatus.PENDING, HistoryEventType.TASK_QUEUED);
       changes.wake(t.capability, undefined, t.id);
     }
   }

@@ -8,6 +8,7 @@ import { conflict, invalid, notFound } from '../domain/errors';
 import { isFinished, isWorkflowFinished, type Task, type Workflow } from '../domain/workflow';
 import type { NewTask, Store, StoredWorkflow } from '../storage/store';
 import type { EngineContext } from './context';
+import { GroupCommit } from './group-commit';
 import { publicTask, publicWorkflow, type Transitions } from './transitions';
 
 const REASON_MAX = 1000;
@@ -30,9 +31,19 @@ interface PreparedStart {
 }
 
 export class WorkflowService {
-  /** Starts waiting for the transaction after the one being written (see start). */
-  private starts: { start: PreparedStart; resolve: (w: Workflow) => void; reject: (e: unknown) => void }[] = [];
-  private starting = false;
+  /** Starts written together when they arrive together (see start). */
+  private readonly starts = new GroupCommit<PreparedStart, Workflow>({
+    write: (starts) => this.write(starts),
+    // A group holds up to GROUP_STEPS steps (a larger workflow goes alone).
+    take: (waiting) => {
+      let n = 0;
+      for (let steps = 0; n < waiting.length && (n === 0 || steps + (waiting[n]?.steps.length ?? 0) <= GROUP_STEPS); n++) {
+        steps += waiting[n]?.steps.length ?? 0;
+      }
+      return n;
+    },
+    recover: (start, err) => this.alone(start, err),
+  });
 
   constructor(
     private readonly ctx: EngineContext,
@@ -55,38 +66,7 @@ export class WorkflowService {
       const existing = await this.ctx.store.getWorkflowByIdempotencyKey(key);
       if (existing) return publicWorkflow(existing);
     }
-    return new Promise<Workflow>((resolve, reject) => {
-      if (this.starts.push({ start: { name, steps, input: def.input ?? null, key }, resolve, reject }) === 1 && !this.starting) {
-        setImmediate(() => void this.writeStarts());
-      }
-    });
-  }
-
-  private async writeStarts(): Promise<void> {
-    this.starting = true;
-    try {
-      while (this.starts.length) {
-        // A group holds up to GROUP_STEPS steps (and always at least one workflow).
-        let size = 0;
-        let n = 0;
-        while (n < this.starts.length && (n === 0 || size + (this.starts[n]?.start.steps.length ?? 0) <= GROUP_STEPS)) {
-          size += this.starts[n]?.start.steps.length ?? 0;
-          n++;
-        }
-        const group = this.starts.splice(0, n);
-        try {
-          const written = await this.write(group.map((g) => g.start));
-          group.forEach((g, i) => g.resolve(written[i] as Workflow));
-        } catch (err) {
-          // One start must not fail the others (two with one idempotency key, say): each goes alone.
-          if (group.length === 1) this.alone(group[0]?.start as PreparedStart, err).then(group[0]?.resolve, group[0]?.reject);
-          else for (const g of group) this.write([g.start]).then(([w]) => g.resolve(w as Workflow), (e) => this.alone(g.start, e).then(g.resolve, g.reject));
-        }
-        await new Promise((r) => setImmediate(r));
-      }
-    } finally {
-      this.starting = false;
-    }
+    return this.starts.add({ name, steps, input: def.input ?? null, key });
   }
 
   /** A start that failed on its own: a lost idempotency race answers with the winner's workflow. */
