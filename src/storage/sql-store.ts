@@ -149,45 +149,61 @@ function toWorkflow(r: Row): StoredWorkflow {
   };
 }
 
-/** Task columns, optionally qualified; `input` is what the agent gets (resolved once ready). */
-const taskColumns = (t = '') => `${t}id, ${t}seq::text AS seq, ${t}workflow_id, ${t}key, ${t}name, ${t}capability,
-  ${t}status, ${t}outcome, coalesce(${t}resolved_input, ${t}input) AS input, ${t}output, ${t}progress,
-  ${t}progress_message, ${t}attempt, ${t}max_attempts, ${t}retry_backoff_ms, ${t}timeout_ms, ${t}priority,
-  ${t}depends_on, ${t}continue_on_failure, ${t}agent_id, ${t}created_at, ${t}started_at, ${t}finished_at,
-  ${t}has_refs, ${t}pending_deps, ${t}lease_id, ${t}lease_expires_at, ${t}claimed_at, ${t}progress_at`;
+/**
+ * The task columns in the order `toTask` reads them. A row is selected as one JSON array (text)
+ * rather than 29 columns: PGlite decodes every field of every row in JavaScript (a buffer copy
+ * and a UTF-8 decode each), which made reading 100 tasks 3.5× slower than one JSON.parse per row.
+ * `input` is what the agent gets (resolved once ready).
+ */
+const TASK_FIELDS = [
+  'id', 'workflow_id', 'key', 'name', 'capability', 'status', 'outcome', 'coalesce(#resolved_input, #input)', 'output',
+  'progress', 'progress_message', 'attempt', 'max_attempts', 'retry_backoff_ms', 'timeout_ms', 'priority',
+  'depends_on', 'continue_on_failure', 'agent_id', 'created_at', 'started_at', 'finished_at', 'has_refs',
+  'pending_deps', 'lease_id', 'lease_expires_at', 'claimed_at', 'progress_at',
+] as const;
+
+/** Task columns, optionally qualified: `seq` (text, for ordering and cursors) and `task` (the JSON row). */
+const taskColumns = (t = '') =>
+  `${t}seq::text AS seq, json_build_array(${TASK_FIELDS.map((f) => (f.includes('#') ? f.replaceAll('#', t) : t + f)).join(', ')})::text AS task`;
 const TASK_SELECT = `SELECT ${taskColumns()} FROM tasks`;
 
 function toTask(r: Row): StoredTask {
+  const [
+    id, workflowId, key, name, capability, status, outcome, input, output,
+    progress, progressMessage, attempt, maxAttempts, retryBackoffMs, timeoutMs, priority,
+    dependsOn, continueOnFailure, agentId, createdAt, startedAt, finishedAt, hasRefs,
+    pendingDeps, leaseId, leaseExpiresAt, claimedAt, progressAt,
+  ] = JSON.parse(r.task as string) as unknown[];
   return {
-    id: String(r.id),
+    id: String(id),
     seq: String(r.seq),
-    workflowId: str(r.workflow_id),
-    key: String(r.key),
-    name: String(r.name),
-    capability: String(r.capability),
-    status: r.status as TaskStatus,
-    outcome: (r.outcome as TaskOutcome | null) ?? null,
-    input: r.input ?? null,
-    output: r.output ?? null,
-    progress: r.progress == null ? null : Number(r.progress),
-    progressMessage: str(r.progress_message),
-    attempt: Number(r.attempt),
-    maxAttempts: Number(r.max_attempts),
-    retryBackoffMs: Number(r.retry_backoff_ms),
-    timeoutMs: r.timeout_ms == null ? null : Number(r.timeout_ms),
-    priority: Number(r.priority),
-    dependsOn: (r.depends_on as string[]) ?? [],
-    continueOnFailure: Boolean(r.continue_on_failure),
-    agentId: str(r.agent_id),
-    createdAt: date(r.created_at) as Date,
-    startedAt: date(r.started_at),
-    finishedAt: date(r.finished_at),
-    hasRefs: Boolean(r.has_refs),
-    pendingDeps: Number(r.pending_deps ?? 0),
-    leaseId: str(r.lease_id),
-    leaseExpiresAt: date(r.lease_expires_at),
-    claimedAt: date(r.claimed_at),
-    progressAt: date(r.progress_at),
+    workflowId: str(workflowId),
+    key: String(key),
+    name: String(name),
+    capability: String(capability),
+    status: status as TaskStatus,
+    outcome: (outcome as TaskOutcome | null) ?? null,
+    input: input ?? null,
+    output: output ?? null,
+    progress: progress == null ? null : Number(progress),
+    progressMessage: str(progressMessage),
+    attempt: Number(attempt),
+    maxAttempts: Number(maxAttempts),
+    retryBackoffMs: Number(retryBackoffMs),
+    timeoutMs: timeoutMs == null ? null : Number(timeoutMs),
+    priority: Number(priority),
+    dependsOn: (dependsOn as string[] | null) ?? [],
+    continueOnFailure: Boolean(continueOnFailure),
+    agentId: str(agentId),
+    createdAt: date(createdAt) as Date,
+    startedAt: date(startedAt),
+    finishedAt: date(finishedAt),
+    hasRefs: Boolean(hasRefs),
+    pendingDeps: Number(pendingDeps ?? 0),
+    leaseId: str(leaseId),
+    leaseExpiresAt: date(leaseExpiresAt),
+    claimedAt: date(claimedAt),
+    progressAt: date(progressAt),
   };
 }
 
@@ -744,12 +760,12 @@ export class SqlStore implements Store {
                 started_at = coalesce(t.started_at, $2::timestamptz), available_at = NULL,
                 progress = NULL, progress_message = NULL, progress_at = NULL
            FROM picked WHERE t.id = picked.id
-         RETURNING ${taskColumns('t.')}
+         RETURNING ${taskColumns('t.')}, t.id, t.lease_id, t.agent_id, t.attempt, t.claimed_at
        ), leases AS (
          INSERT INTO task_leases (id, task_id, agent_id, attempt, claimed_at)
          SELECT lease_id, id, agent_id, attempt, claimed_at FROM claimed
        )
-       SELECT claimed.*, 'QUEUED' AS previous_status FROM claimed`,
+       SELECT claimed.seq, claimed.task, 'QUEUED' AS previous_status FROM claimed`,
       [q.capabilities, iso(q.now), q.limit, q.agentId, iso(q.expiresAt)],
     );
     return dispatchOrder(rows.map(toChanged));
@@ -765,10 +781,10 @@ export class SqlStore implements Store {
         FOR UPDATE OF t`,
       [leaseIds],
     );
-    return rows.map((r) => ({
-      lease: { id: String(r.l_id), taskId: String(r.id), agentId: String(r.l_agent_id), attempt: Number(r.l_attempt) },
-      task: toTask(r),
-    }));
+    return rows.map((r) => {
+      const task = toTask(r);
+      return { lease: { id: String(r.l_id), taskId: task.id, agentId: String(r.l_agent_id), attempt: Number(r.l_attempt) }, task };
+    });
   }
 
   async extendLease(
@@ -915,7 +931,10 @@ export class SqlStore implements Store {
       [[...previous.keys()]],
     );
     return rows
-      .map((r) => ({ ...toTask(r), previousStatus: previous.get(String(r.id)) as TaskStatus }))
+      .map((r) => {
+        const task = toTask(r);
+        return { ...task, previousStatus: previous.get(task.id) as TaskStatus };
+      })
       .sort(bySeq);
   }
 

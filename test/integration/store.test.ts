@@ -254,3 +254,35 @@ describe.each(backends)('Store on $name', (backend) => {
   expect((error as DomainError).type).toBe(ErrorType.NETWORK);
   if (driver instanceof PostgresDriver) await driver.close();
 });
+
+describe('PGlite driver', () => {
+  // PGlite runs each statement synchronously; the driver must not turn a backlog into one long
+  // stall of the event loop, in which no request is read and no answer is sent.
+  it('lets the event loop take turns while a backlog of statements runs', async () => {
+    const driver = await PgliteDriver.open('memory://');
+    try {
+      let done = 0;
+      let doneWhenLoopRan = -1;
+      const backlog = Array.from({ length: 60 }, () =>
+        driver.query('SELECT count(*) FROM generate_series(1, 20000)').then(() => done++),
+      );
+      setImmediate(() => (doneWhenLoopRan = done));
+      await Promise.all(backlog);
+      expect(doneWhenLoopRan).toBeGreaterThanOrEqual(0);
+      expect(doneWhenLoopRan).toBeLessThan(backlog.length);
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it('closes after the statements already queued, and refuses new ones once closed', async () => {
+    const driver = await PgliteDriver.open('memory://');
+    const before = Array.from({ length: 20 }, (_, i) => driver.query<{ n: number }>('SELECT $1::int AS n', [i]));
+    const closing = driver.close();
+    const during = driver.query<{ n: number }>('SELECT 99 AS n');
+    await closing;
+    expect((await Promise.all(before)).map((rows) => rows[0]?.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect((await during)[0]?.n).toBe(99);
+    await expect(driver.query('SELECT 1')).rejects.toThrow('storage is closed');
+  });
+});
