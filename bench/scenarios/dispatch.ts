@@ -1,6 +1,6 @@
 // dispatch-builtin and dispatch-remote: one workflow of independent no-op steps, start to finish.
 import { benchServer, type BenchContext, gql, type Measurement, type Scenario, waitForWorkflow } from '../lib';
-import { rawLoopTasksPerSecond } from './raw-loop';
+import { engineTableFloor, rawLoopTasksPerSecond } from './raw-loop';
 
 const steps = (n: number, capability: string) => Array.from({ length: n }, (_, i) => ({ key: `s${i}`, capability }));
 
@@ -64,6 +64,14 @@ export async function dispatchRemote(n: number, env: Record<string, string> = {}
   }
 }
 
+/** The engine-table floor next to the raw loop: how far the engine's own tables allow it to get. */
+const floorExtra = (floor: Awaited<ReturnType<typeof engineTableFloor>>, baseline: number) => ({
+  floorTasksPerSecond: floor.floorTasksPerSecond,
+  floorRatio: floor.floorTasksPerSecond / baseline,
+  floorInsertMs: floor.insertMs,
+  floorLoopTasksPerSecond: floor.loopTasksPerSecond,
+});
+
 const size = (ctx: BenchContext) => (ctx.quick ? 2000 : 10_000);
 
 export const dispatchBuiltinScenario: Scenario = {
@@ -72,7 +80,8 @@ export const dispatchBuiltinScenario: Scenario = {
   async round(ctx): Promise<Measurement> {
     const value = await dispatchBuiltin(size(ctx));
     const baseline = await rawLoopTasksPerSecond(size(ctx));
-    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)' };
+    const floor = await engineTableFloor(size(ctx));
+    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)', extra: floorExtra(floor, baseline) };
   },
 };
 
@@ -104,6 +113,7 @@ export const dispatchBuiltinPostgresScenario: Scenario = {
     const schema = `bench_${process.pid}_${Date.now()}`;
     const value = await dispatchBuiltin(size(ctx), { DATABASE_URL: ctx.databaseUrl as string, DATABASE_SCHEMA: schema });
     const baseline = await rawLoopTasksPerSecond(size(ctx), ctx.databaseUrl);
-    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PostgreSQL)' };
+    const floor = await engineTableFloor(size(ctx), ctx.databaseUrl);
+    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PostgreSQL)', extra: floorExtra(floor, baseline) };
   },
 };
