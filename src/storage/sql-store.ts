@@ -744,16 +744,26 @@ export class SqlStore implements Store {
     // One statement: pick in dispatch order skipping rows other claimers hold, start them, and
     // record each lease. SKIP LOCKED is what keeps two claimers from ever taking one task.
     const rows = await this.rows(
-      `WITH picked AS (
-         SELECT id FROM tasks
-          WHERE status = 'QUEUED' AND capability = ANY($1::text[])
-            AND (available_at IS NULL OR available_at <= $2::timestamptz)
-          ORDER BY priority DESC, seq
-          -- Never beyond the agent's free slots, counted by this statement: under READ COMMITTED
-          -- it sees the claims of a transaction that held the agent's lock before us.
-          LIMIT least($3, greatest(0, (SELECT concurrency FROM agents WHERE id = $4)
-                                     - (SELECT count(*) FROM tasks WHERE agent_id = $4 AND status = 'RUNNING')))
-          FOR UPDATE SKIP LOCKED
+      `WITH free AS (
+         -- Never beyond the agent's free slots, counted by this statement: under READ COMMITTED
+         -- it sees the claims of a transaction that held the agent's lock before us.
+         SELECT least($3, greatest(0, (SELECT concurrency FROM agents WHERE id = $4)
+                                     - (SELECT count(*) FROM tasks WHERE agent_id = $4 AND status = 'RUNNING'))) AS n
+       ), picked AS (
+         -- Each capability's queue is read in index order and stops at the limit; the queues are
+         -- merged after. A single "capability = ANY(...)" scan sorted every queued row of them all
+         -- on each claim (4 ms with 10,000 queued on PGlite, growing with the queue).
+         SELECT x.id FROM unnest($1::text[]) AS cap(name)
+         CROSS JOIN LATERAL (
+           SELECT id, priority, seq FROM tasks
+            WHERE status = 'QUEUED' AND capability = cap.name
+              AND (available_at IS NULL OR available_at <= $2::timestamptz)
+            ORDER BY priority DESC, seq
+            LIMIT (SELECT n FROM free)
+            FOR UPDATE SKIP LOCKED
+         ) x
+         ORDER BY x.priority DESC, x.seq
+         LIMIT (SELECT n FROM free)
        ), claimed AS (
          UPDATE tasks t SET status = 'RUNNING', agent_id = $4, attempt = t.attempt + 1,
                 lease_id = gen_random_uuid()::text, lease_expires_at = $5::timestamptz, claimed_at = $2::timestamptz,
@@ -766,7 +776,7 @@ export class SqlStore implements Store {
          SELECT lease_id, id, agent_id, attempt, claimed_at FROM claimed
        )
        SELECT claimed.seq, claimed.task, 'QUEUED' AS previous_status FROM claimed`,
-      [q.capabilities, iso(q.now), q.limit, q.agentId, iso(q.expiresAt)],
+      [[...new Set(q.capabilities)], iso(q.now), q.limit, q.agentId, iso(q.expiresAt)],
     );
     return dispatchOrder(rows.map(toChanged));
   }
