@@ -46,6 +46,12 @@ export class PgliteDriver implements SqlDriver {
   static async open(dataDir: string): Promise<PgliteDriver> {
     if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
     const db = await PGlite.create(dataDir);
+    // Each statement is planned once, when first prepared, and that plan is reused. Under the
+    // default ('auto') PostgreSQL kept re-planning the claim for every call (its generic plan's
+    // estimate never beat the custom plans'), and planning was half its cost: a one-task claim
+    // took 1.46 ms re-planned and 0.73 ms on the stored plan. The statements are written for
+    // stable plans (literal statuses where partial indexes apply, equality per capability).
+    await db.exec('SET plan_cache_mode = force_generic_plan');
     return new PgliteDriver(db);
   }
 
