@@ -336,7 +336,7 @@ export class LeaseService {
       first.delete(d.leaseId);
     }
     if (first.size) {
-      const found = new Map((await tx.getLeases([...first.keys()])).map((l) => [l.lease.id, l]));
+      const found = new Map((await tx.getLeases([...first.keys()])).map((l) => [l.leaseId, l]));
       for (const [leaseId, index] of first) {
         results[index] =
           this.staleness(leaseId, found.get(leaseId)) ?? conflict(`lease ${leaseId} is no longer valid`, { leaseId });

@@ -167,6 +167,16 @@ const taskColumns = (t = '') =>
   `${t}seq::text AS seq, json_build_array(${TASK_FIELDS.map((f) => (f.includes('#') ? f.replaceAll('#', t) : t + f)).join(', ')})::text AS task`;
 const TASK_SELECT = `SELECT ${taskColumns()} FROM tasks`;
 
+/**
+ * A lease id is "<task id>:<attempt>:<random>": the task is found by its key, and a lease that
+ * was granted once (an attempt the task has reached) is told from one that never was, without a
+ * table of every lease ever granted. The random part makes it unguessable.
+ */
+const NEW_LEASE_ID = `t.id || ':' || (t.attempt + 1) || ':' || replace(gen_random_uuid()::text, '-', '')`;
+const LEASE_TASK_ID = (lease: string) => `split_part(${lease}, ':', 1)`;
+const LEASE_ATTEMPT = (lease: string) =>
+  `(CASE WHEN split_part(${lease}, ':', 2) ~ '^[0-9]{1,9}$' THEN split_part(${lease}, ':', 2)::int END)`;
+
 function toTask(r: Row): StoredTask {
   const [
     id, workflowId, key, name, capability, status, outcome, input, output,
@@ -741,8 +751,8 @@ export class SqlStore implements Store {
 
   async claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]> {
     if (q.limit <= 0 || q.capabilities.length === 0) return [];
-    // One statement: pick in dispatch order skipping rows other claimers hold, start them, and
-    // record each lease. SKIP LOCKED is what keeps two claimers from ever taking one task.
+    // One statement: pick in dispatch order skipping rows other claimers hold and start them,
+    // each under a new lease. SKIP LOCKED is what keeps two claimers from ever taking one task.
     const rows = await this.rows(
       `WITH free AS (
          -- Never beyond the agent's free slots, counted by this statement: under READ COMMITTED
@@ -766,16 +776,13 @@ export class SqlStore implements Store {
          LIMIT (SELECT n FROM free)
        ), claimed AS (
          UPDATE tasks t SET status = 'RUNNING', agent_id = $4, attempt = t.attempt + 1,
-                lease_id = gen_random_uuid()::text, lease_expires_at = $5::timestamptz, claimed_at = $2::timestamptz,
+                lease_id = ${NEW_LEASE_ID}, lease_expires_at = $5::timestamptz, claimed_at = $2::timestamptz,
                 started_at = coalesce(t.started_at, $2::timestamptz), available_at = NULL,
                 progress = NULL, progress_message = NULL, progress_at = NULL
            FROM picked WHERE t.id = picked.id
-         RETURNING ${taskColumns('t.')}, t.id, t.lease_id, t.agent_id, t.attempt, t.claimed_at
-       ), leases AS (
-         INSERT INTO task_leases (id, task_id, agent_id, attempt, claimed_at)
-         SELECT lease_id, id, agent_id, attempt, claimed_at FROM claimed
+         RETURNING ${taskColumns('t.')}, 'QUEUED' AS previous_status
        )
-       SELECT claimed.seq, claimed.task, 'QUEUED' AS previous_status FROM claimed`,
+       SELECT * FROM claimed`,
       [[...new Set(q.capabilities)], iso(q.now), q.limit, q.agentId, iso(q.expiresAt)],
     );
     return dispatchOrder(rows.map(toChanged));
@@ -783,18 +790,18 @@ export class SqlStore implements Store {
 
   async getLeases(leaseIds: string[]): Promise<LeaseLookup[]> {
     if (leaseIds.length === 0) return [];
+    // A lease names its task and attempt: one granted before is told from one never granted
+    // (an attempt the task has not reached, or no such task) without keeping every lease.
     const rows = await this.rows(
-      `SELECT l.id AS l_id, l.agent_id AS l_agent_id, l.attempt AS l_attempt, ${taskColumns('t.')}
-         FROM task_leases l JOIN tasks t ON t.id = l.task_id
-        WHERE l.id = ANY($1::text[])
+      `SELECT u.lease_id AS l_id, ${taskColumns('t.')}
+         FROM unnest($1::text[]) AS u(lease_id)
+         JOIN tasks t ON t.id = ${LEASE_TASK_ID('u.lease_id')}
+        WHERE ${LEASE_ATTEMPT('u.lease_id')} BETWEEN 1 AND t.attempt
         ORDER BY t.id
         FOR UPDATE OF t`,
       [leaseIds],
     );
-    return rows.map((r) => {
-      const task = toTask(r);
-      return { lease: { id: String(r.l_id), taskId: task.id, agentId: String(r.l_agent_id), attempt: Number(r.l_attempt) }, task };
-    });
+    return rows.map((r) => ({ leaseId: String(r.l_id), task: toTask(r) }));
   }
 
   async extendLease(
@@ -831,8 +838,7 @@ export class SqlStore implements Store {
       `UPDATE tasks t SET status = 'COMPLETED', outcome = u.outcome, output = u.output::jsonb, finished_at = $4::timestamptz,
               lease_id = NULL, lease_expires_at = NULL, progress = 1
          FROM unnest($1::text[], $2::text[], $3::text[]) AS u(lease_id, outcome, output)
-         JOIN task_leases l ON l.id = u.lease_id
-        WHERE t.id = l.task_id AND t.lease_id = u.lease_id AND t.status = 'RUNNING'
+        WHERE t.id = ${LEASE_TASK_ID('u.lease_id')} AND t.lease_id = u.lease_id AND t.status = 'RUNNING'
         RETURNING ${taskColumns('t.')}, u.lease_id AS done_lease_id,
                   EXISTS (SELECT 1 FROM task_edges e WHERE e.dep_id = t.id) AS has_dependants`,
       [items.map((i) => i.leaseId), items.map((i) => i.outcome), items.map((i) => json(i.output)) as string[], iso(at)],
@@ -1010,7 +1016,8 @@ export class SqlStore implements Store {
       `UPDATE tasks SET status = 'QUEUED', attempt = attempt - 1, agent_id = NULL, lease_id = NULL,
               lease_expires_at = NULL, claimed_at = NULL,
               started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END
-        WHERE lease_id = ANY($1::text[]) AND status = 'RUNNING'
+        WHERE id = ANY(ARRAY(SELECT ${LEASE_TASK_ID('l')} FROM unnest($1::text[]) AS l))
+          AND lease_id = ANY($1::text[]) AND status = 'RUNNING'
         RETURNING ${taskColumns()}`,
       [leaseIds],
     );

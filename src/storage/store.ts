@@ -5,7 +5,7 @@ import type { ErrorSeverity, ErrorType, HistoryEventType, TaskOutcome, TaskStatu
 import type { ErrorRecord } from '../domain/error-record';
 import type { HistoryDraft, HistoryEvent } from '../domain/history';
 import type { QualityCounts } from '../domain/quality';
-import type { Task, TaskLease, Workflow } from '../domain/workflow';
+import type { Task, Workflow } from '../domain/workflow';
 
 export interface ErrorFilter {
   types?: ErrorType[] | null;
@@ -96,8 +96,9 @@ export interface NewTask {
 /** A task that changed, with the status it had before (for taskUpdated's previousStatus). */
 export type ChangedTask = StoredTask & { previousStatus: TaskStatus };
 
+/** A lease id and the task it names (whether or not the lease is still the task's current one). */
 export interface LeaseLookup {
-  lease: Omit<TaskLease, 'task' | 'expiresAt'>;
+  leaseId: string;
   task: StoredTask;
 }
 

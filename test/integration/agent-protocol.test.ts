@@ -60,6 +60,12 @@ describe('agent protocol: claims and leases', () => {
     expect(beat.body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
     const unknown = await complete(s, 'no-such-lease', {});
     expect(unknown.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    // A lease naming the real task but an attempt it never reached was never granted.
+    const taskId = lease!.id.split(':')[0];
+    for (const never of [`${taskId}:2:${'0'.repeat(32)}`, `${taskId}:0:x`, `${taskId}:one:x`, `${taskId}`]) {
+      const r = await complete(s, never, {});
+      expect(r.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    }
     const wf = await getWorkflow(s, w.id);
     expect(wf.tasks[0]).toMatchObject({ output: { first: true }, attempt: 1 });
     expect(wf.quality.total).toBe(1);
