@@ -57,6 +57,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const orchestrator = new Orchestrator({ store, bus, options: config.engine, log });
   const schema = await createSchema();
 
+  // GraphQL operations still executing: one whose client hung up has no connection left for the
+  // HTTP drain to wait on, but it still reads and writes storage until it ends.
+  const operations = new InFlight();
   let closing: Promise<void> | null = null;
   let markClosed: () => void = () => undefined;
   const closed = new Promise<void>((r) => (markClosed = r));
@@ -128,6 +131,12 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       limitsPlugin(schema, config.limits),
+      {
+        async requestDidStart() {
+          const done = operations.start();
+          return { async willSendResponse() { done(); } };
+        },
+      },
     ],
   });
   await apollo.start();
@@ -195,6 +204,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   function close(graceMs = config.shutdownTimeoutMs): Promise<void> {
     closing ??= (async () => {
       stopping = true;
+      const deadline = Date.now() + graceMs;
       log.info('server stopping', { graceMs });
       const force = setTimeout(() => httpServer.closeAllConnections(), Math.min(graceMs, config.shutdownTimeoutMs) + 50);
       force.unref();
@@ -204,6 +214,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
         // Stops listening, completes open subscriptions (graphql-ws), waits for in-flight requests.
         await apollo.stop();
         await new Promise<void>((r) => wsServer.close(() => r()));
+        // Operations whose clients left finish before storage closes under them.
+        await operations.idle(Math.max(0, deadline - Date.now()));
       } catch (err) {
         log.error('error while stopping the server', { err });
       } finally {
@@ -247,3 +259,30 @@ function bodyErrors(log: Logger) {
   };
 }
 
+/** Counts running operations; idle() resolves when none is left, or after at most `ms`. */
+class InFlight {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  start(): () => void {
+    this.count++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+    };
+  }
+
+  idle(ms: number): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
