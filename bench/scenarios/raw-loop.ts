@@ -4,18 +4,53 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/engine/logger';
+import { migrate } from '../../src/storage/migrate';
 import { PgliteDriver } from '../../src/storage/pglite';
 import { PostgresDriver } from '../../src/storage/postgres';
 import type { SqlDriver } from '../../src/storage/sql';
-import { migrate } from '../../src/storage/migrate';
 
-export async function rawLoopTasksPerSecond(tasks: number, databaseUrl: string | null = null): Promise<number> {
+/** A fresh store: a PGlite data directory, or a PostgreSQL schema of its own. */
+async function withStore<T>(databaseUrl: string | null, fn: (driver: SqlDriver) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'orchestrator-raw-'));
   const schema = `bench_raw_${process.pid}_${Date.now()}`;
   const driver: SqlDriver = databaseUrl
     ? await PostgresDriver.open({ url: databaseUrl, poolSize: 4, schema, log: silentLogger })
     : await PgliteDriver.open(dir);
   try {
+    return await fn(driver);
+  } finally {
+    if (databaseUrl) await driver.exec(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
+    await driver.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Claims 50 QUEUED rows of `tasks` (FOR UPDATE SKIP LOCKED, dispatch order), marks them done and
+ * appends one `history` row each, one transaction per batch, until none is left; the milliseconds.
+ */
+async function skipLockedLoop(driver: SqlDriver, tables: { tasks: string; done: string; history: string }, expected: number): Promise<number> {
+  const started = performance.now();
+  let done = 0;
+  for (;;) {
+    const n = await driver.transaction(async (tx) => {
+      const rows = await tx.query<{ id: string }>(
+        `WITH c AS (SELECT id FROM ${tables.tasks} WHERE status = 'QUEUED' AND capability = 'noop'
+                     ORDER BY priority DESC, seq LIMIT 50 FOR UPDATE SKIP LOCKED)
+         UPDATE ${tables.tasks} t SET status = '${tables.done}', output = '{}'::jsonb FROM c WHERE t.id = c.id RETURNING t.id`,
+      );
+      if (rows.length) await tx.query(tables.history, [rows.map((r) => r.id)]);
+      return rows.length;
+    });
+    if (n === 0) break;
+    done += n;
+  }
+  if (done !== expected) throw new Error(`loop on ${tables.tasks} finished ${done} of ${expected}`);
+  return performance.now() - started;
+}
+
+export async function rawLoopTasksPerSecond(tasks: number, databaseUrl: string | null = null): Promise<number> {
+  return withStore(databaseUrl, async (driver) => {
     await driver.exec(`
       CREATE TABLE raw_tasks (id text PRIMARY KEY, seq bigserial, status text NOT NULL, priority int NOT NULL DEFAULT 0,
                               capability text NOT NULL, output jsonb);
@@ -25,49 +60,27 @@ export async function rawLoopTasksPerSecond(tasks: number, databaseUrl: string |
       `INSERT INTO raw_tasks (id, status, capability) SELECT 't' || g, 'QUEUED', 'noop' FROM generate_series(1, $1) g`,
       [tasks],
     );
-    const started = performance.now();
-    let done = 0;
-    for (;;) {
-      const n = await driver.transaction(async (tx) => {
-        const rows = await tx.query<{ id: string }>(
-          `WITH c AS (SELECT id FROM raw_tasks WHERE status = 'QUEUED' AND capability = 'noop'
-                       ORDER BY priority DESC, seq LIMIT 50 FOR UPDATE SKIP LOCKED)
-           UPDATE raw_tasks t SET status = 'DONE', output = '{}'::jsonb FROM c WHERE t.id = c.id RETURNING t.id`,
-        );
-        if (rows.length) {
-          await tx.query(`INSERT INTO raw_history (task_id, type) SELECT unnest($1::text[]), 'TASK_FINISHED'`, [rows.map((r) => r.id)]);
-        }
-        return rows.length;
-      });
-      if (n === 0) break;
-      done += n;
-    }
-    if (done !== tasks) throw new Error(`raw loop finished ${done} of ${tasks}`);
-    return tasks / ((performance.now() - started) / 1000);
-  } finally {
-    if (databaseUrl) await driver.exec(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
-    await driver.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    const ms = await skipLockedLoop(
+      driver,
+      { tasks: 'raw_tasks', done: 'DONE', history: `INSERT INTO raw_history (task_id, type) SELECT unnest($1::text[]), 'TASK_FINISHED'` },
+      tasks,
+    );
+    return tasks / (ms / 1000);
+  });
 }
 
 /**
- * The floor the engine's own tables set: the raw loop's statements (claim 50, mark done, one
- * history row each) run on `tasks` and `history_events` with every index the API needs, after
- * inserting the rows the way a workflow start must. `floorTasksPerSecond` counts the insert too,
- * as dispatch-builtin does (its clock starts before startWorkflow). It does less than the engine
- * (no RUNNING step, lease, quality or workflow count), so the engine cannot beat it.
+ * The floor the engine's own tables set: the raw loop's statements run on `tasks` and
+ * `history_events` with every index the API needs, after inserting the rows the way a workflow
+ * start must. `floorTasksPerSecond` counts the insert too, as dispatch-builtin does (its clock
+ * starts before startWorkflow). It does less than the engine (no RUNNING step, lease, quality or
+ * workflow count), so the engine cannot beat it.
  */
 export async function engineTableFloor(
   tasks: number,
   databaseUrl: string | null = null,
 ): Promise<{ insertMs: number; loopTasksPerSecond: number; floorTasksPerSecond: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'orchestrator-floor-'));
-  const schema = `bench_floor_${process.pid}_${Date.now()}`;
-  const driver: SqlDriver = databaseUrl
-    ? await PostgresDriver.open({ url: databaseUrl, poolSize: 4, schema, log: silentLogger })
-    : await PgliteDriver.open(dir);
-  try {
+  return withStore(databaseUrl, async (driver) => {
     await migrate(driver);
     await driver.query(`INSERT INTO workflows (id, name, status, created_at, remaining) VALUES ('w', 'floor', 'RUNNING', now(), $1)`, [tasks]);
     const started = performance.now();
@@ -76,36 +89,20 @@ export async function engineTableFloor(
        SELECT 't' || g, 'w', 'k' || g, 'step', 'noop', 'QUEUED', '{}'::jsonb, 3, 1000, now() FROM generate_series(1, $1::int) g`,
       [tasks],
     );
-    const inserted = performance.now();
-    let done = 0;
-    for (;;) {
-      const n = await driver.transaction(async (tx) => {
-        const rows = await tx.query<{ id: string }>(
-          `WITH c AS (SELECT id FROM tasks WHERE status = 'QUEUED' AND capability = 'noop'
-                       ORDER BY priority DESC, seq LIMIT 50 FOR UPDATE SKIP LOCKED)
-           UPDATE tasks t SET status = 'COMPLETED', output = '{}'::jsonb FROM c WHERE t.id = c.id RETURNING t.id`,
-        );
-        if (rows.length) {
-          await tx.query(
-            `INSERT INTO history_events (task_id, workflow_id, type, at) SELECT unnest($1::text[]), 'w', 'TASK_FINISHED', now()`,
-            [rows.map((r) => r.id)],
-          );
-        }
-        return rows.length;
-      });
-      if (n === 0) break;
-      done += n;
-    }
-    if (done !== tasks) throw new Error(`engine-table loop finished ${done} of ${tasks}`);
-    const finished = performance.now();
+    const insertMs = performance.now() - started;
+    const loopMs = await skipLockedLoop(
+      driver,
+      {
+        tasks: 'tasks',
+        done: 'COMPLETED',
+        history: `INSERT INTO history_events (task_id, workflow_id, type, at) SELECT unnest($1::text[]), 'w', 'TASK_FINISHED', now()`,
+      },
+      tasks,
+    );
     return {
-      insertMs: inserted - started,
-      loopTasksPerSecond: tasks / ((finished - inserted) / 1000),
-      floorTasksPerSecond: tasks / ((finished - started) / 1000),
+      insertMs,
+      loopTasksPerSecond: tasks / (loopMs / 1000),
+      floorTasksPerSecond: tasks / ((insertMs + loopMs) / 1000),
     };
-  } finally {
-    if (databaseUrl) await driver.exec(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
-    await driver.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
