@@ -92,9 +92,18 @@ export class PgliteDriver implements SqlDriver {
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.serial(() =>
-      this.db.transaction(async () =>
-        fn({ query: <R>(sql: string, params: SqlParam[] = []) => this.run<R>(sql, params, false) }),
-      ),
+      this.db.transaction(async () => {
+        // Statements through this handle after the transaction ended would run outside it.
+        let open = true;
+        try {
+          return await fn({
+            query: <R>(sql: string, params: SqlParam[] = []) =>
+              open ? this.run<R>(sql, params, false) : Promise.reject(new Error('transaction already ended')),
+          });
+        } finally {
+          open = false;
+        }
+      }),
     );
   }
 

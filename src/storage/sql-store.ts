@@ -168,13 +168,18 @@ const taskColumns = (t = '') =>
 const TASK_SELECT = `SELECT ${taskColumns()} FROM tasks`;
 
 /**
- * A lease id is "<task id>:<attempt>:<random>": the task is found by its key, and a lease that
- * was granted once (an attempt the task has reached) is told from one that never was, without a
- * table of every lease ever granted. The random part makes it unguessable.
+ * A lease id is "<task id>:<claim number>:<random>". `claims` counts every claim of a task and never
+ * goes down (not when a workflow retry resets attempts, not when an undelivered lease is given
+ * back), so a lease that was granted once (a claim number the task has reached) is told from one
+ * never granted without a table of every lease; the random part makes it unguessable. Ids granted
+ * before migration 003 were plain UUIDs: such a lease is found only while it is its task's
+ * current one.
  */
-const NEW_LEASE_ID = `t.id || ':' || (t.attempt + 1) || ':' || replace(gen_random_uuid()::text, '-', '')`;
-const LEASE_TASK_ID = (lease: string) => `split_part(${lease}, ':', 1)`;
-const LEASE_ATTEMPT = (lease: string) =>
+const NEW_LEASE_ID = `t.id || ':' || (t.claims + 1) || ':' || replace(gen_random_uuid()::text, '-', '')`;
+const LEASE_TASK_ID = (lease: string) =>
+  `(CASE WHEN strpos(${lease}, ':') > 0 THEN split_part(${lease}, ':', 1)
+         ELSE (SELECT x.id FROM tasks x WHERE x.lease_id = ${lease} AND x.status = 'RUNNING' LIMIT 1) END)`;
+const LEASE_CLAIM = (lease: string) =>
   `(CASE WHEN split_part(${lease}, ':', 2) ~ '^[0-9]{1,9}$' THEN split_part(${lease}, ':', 2)::int END)`;
 
 function toTask(r: Row): StoredTask {
@@ -751,6 +756,7 @@ export class SqlStore implements Store {
 
   async claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]> {
     if (q.limit <= 0 || q.capabilities.length === 0) return [];
+    const capabilities = [...new Set(q.capabilities)];
     // One statement: pick in dispatch order skipping rows other claimers hold and start them,
     // each under a new lease. SKIP LOCKED is what keeps two claimers from ever taking one task.
     const rows = await this.rows(
@@ -760,22 +766,21 @@ export class SqlStore implements Store {
          SELECT least($3, greatest(0, (SELECT concurrency FROM agents WHERE id = $4)
                                      - (SELECT count(*) FROM tasks WHERE agent_id = $4 AND status = 'RUNNING'))) AS n
        ), picked AS (
-         -- Each capability's queue is read in index order and stops at the limit; the queues are
-         -- merged after. A single "capability = ANY(...)" scan sorted every queued row of them all
-         -- on each claim (4 ms with 10,000 queued on PGlite, growing with the queue).
-         SELECT x.id FROM unnest($1::text[]) AS cap(name)
-         CROSS JOIN LATERAL (
-           SELECT id, priority, seq FROM tasks
-            WHERE status = 'QUEUED' AND capability = cap.name
-              AND (available_at IS NULL OR available_at <= $2::timestamptz)
-            ORDER BY priority DESC, seq
-            LIMIT (SELECT n FROM free)
-            FOR UPDATE SKIP LOCKED
-         ) x
-         ORDER BY x.priority DESC, x.seq
-         LIMIT (SELECT n FROM free)
+         SELECT id FROM tasks
+          WHERE status = 'QUEUED' AND ${
+            capabilities.length === 1
+              ? // One capability: the ready index in order, stopping at the limit.
+                'capability = ($1::text[])[1]'
+              : // Several: one scan, sorted. A scan per capability would lock more rows than it
+                // takes, and a concurrent claimer would skip rows nobody was going to take.
+                'capability = ANY($1::text[])'
+          }
+            AND (available_at IS NULL OR available_at <= $2::timestamptz)
+          ORDER BY priority DESC, seq
+          LIMIT (SELECT n FROM free)
+          FOR UPDATE SKIP LOCKED
        ), claimed AS (
-         UPDATE tasks t SET status = 'RUNNING', agent_id = $4, attempt = t.attempt + 1,
+         UPDATE tasks t SET status = 'RUNNING', agent_id = $4, attempt = t.attempt + 1, claims = t.claims + 1,
                 lease_id = ${NEW_LEASE_ID}, lease_expires_at = $5::timestamptz, claimed_at = $2::timestamptz,
                 started_at = coalesce(t.started_at, $2::timestamptz), available_at = NULL,
                 progress = NULL, progress_message = NULL, progress_at = NULL
@@ -783,20 +788,20 @@ export class SqlStore implements Store {
          RETURNING ${taskColumns('t.')}, 'QUEUED' AS previous_status
        )
        SELECT * FROM claimed`,
-      [[...new Set(q.capabilities)], iso(q.now), q.limit, q.agentId, iso(q.expiresAt)],
+      [capabilities, iso(q.now), q.limit, q.agentId, iso(q.expiresAt)],
     );
     return dispatchOrder(rows.map(toChanged));
   }
 
   async getLeases(leaseIds: string[]): Promise<LeaseLookup[]> {
     if (leaseIds.length === 0) return [];
-    // A lease names its task and attempt: one granted before is told from one never granted
-    // (an attempt the task has not reached, or no such task) without keeping every lease.
+    // A lease names its task and claim: one granted before is told from one never granted
+    // (a claim the task has not reached, or no such task) without keeping every lease.
     const rows = await this.rows(
       `SELECT u.lease_id AS l_id, ${taskColumns('t.')}
          FROM unnest($1::text[]) AS u(lease_id)
          JOIN tasks t ON t.id = ${LEASE_TASK_ID('u.lease_id')}
-        WHERE ${LEASE_ATTEMPT('u.lease_id')} BETWEEN 1 AND t.attempt
+        WHERE ${LEASE_CLAIM('u.lease_id')} BETWEEN 1 AND t.claims OR t.lease_id = u.lease_id
         ORDER BY t.id
         FOR UPDATE OF t`,
       [leaseIds],

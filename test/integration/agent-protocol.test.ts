@@ -73,6 +73,23 @@ describe('agent protocol: claims and leases', () => {
     expect(q.quality).toEqual({ total: 1, succeeded: 1 });
   });
 
+  it('still refuses a lease from before a workflow retry as stale, and takes the new one', async () => {
+    const a = await registerAgent(s, 'retried', ['cap.retried']);
+    const w = await startWorkflow(s, { name: 'retried', steps: [{ key: 'only', capability: 'cap.retried', maxAttempts: 1 }] });
+    const [old] = await claim(s, a);
+    const failed = await fail(s, old!.id, { type: 'AGENT_FAILURE', retryable: false });
+    expect(failed.body.data?.failTask.status).toBe('FAILED');
+    expect((await waitForWorkflow(s, w.id)).status).toBe('FAILED');
+    await s.data(`mutation($id: ID!) { retryWorkflow(id: $id) { status } }`, { id: w.id });
+    // The retry starts attempts again from 1; the old lease is still one that was granted.
+    expect((await complete(s, old!.id, {})).body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const [fresh] = await claim(s, a);
+    expect(fresh!.attempt).toBe(1);
+    expect(fresh!.id).not.toBe(old!.id);
+    expect((await complete(s, old!.id, {})).body.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect((await complete(s, fresh!.id, { ok: true })).body.data?.completeTask).toMatchObject({ status: 'COMPLETED', output: { ok: true } });
+  });
+
   it('answers each of many results sent at once on its own, written together or not', async () => {
     const a = await registerAgent(s, 'crowd', ['cap.crowd'], 8);
     const w = await startWorkflow(s, { name: 'crowd', steps: steps(8, 'cap.crowd') });

@@ -1,7 +1,7 @@
 // The storage contract: one suite over the one SQL store, on PGlite always and on PostgreSQL when
 // DATABASE_URL is set, each test in a schema of its own.
 import { randomUUID } from 'node:crypto';
-import { AgentKind, AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, TaskStatus, WorkflowStatus } from '../../src/domain/enums';
+import { AgentKind, AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, TaskOutcome, TaskStatus, WorkflowStatus } from '../../src/domain/enums';
 import { DomainError } from '../../src/domain/errors';
 import { ErrorRecordBuilder } from '../../src/domain/error-record';
 import { silentLogger } from '../../src/engine/logger';
@@ -170,6 +170,20 @@ describe.each(backends)('Store on $name', (backend) => {
     expect(firstBatch?.slice(0, 10).map((t) => t.key)).toEqual(rows.slice(0, 10).map((r) => r.key));
     const [lease] = await store.transaction((tx) => tx.getLeases([batches[0]![0]!.leaseId as string]));
     expect(lease?.task.status).toBe(TaskStatus.RUNNING);
+  });
+
+  it('still finds a lease granted before migration 003 (a plain UUID) while it is its task\'s current lease', async () => {
+    await workflowWith((wid) => [task(wid, 'old', { capability: 'legacy', status: TaskStatus.QUEUED })]);
+    const a = await agent('legacy-agent', ['legacy']);
+    const [claimed] = await store.transaction((tx) =>
+      tx.claimTasks({ agentId: a, capabilities: ['legacy'], limit: 1, now: new Date(), expiresAt: new Date(Date.now() + 60_000) }),
+    );
+    const legacy = randomUUID();
+    await driver.query(`UPDATE tasks SET lease_id = $1 WHERE id = $2`, [legacy, claimed!.id]);
+    expect((await store.getLeases([legacy])).map((l) => l.task.id)).toEqual([claimed!.id]);
+    expect(await store.getLeases([randomUUID()])).toEqual([]);
+    const done = await store.transaction((tx) => tx.completeLeasedTasks([{ leaseId: legacy, outcome: TaskOutcome.SUCCESS, output: { ok: 1 } }], new Date()));
+    expect(done.map((d) => [d.leaseId, d.task.status])).toEqual([[legacy, TaskStatus.COMPLETED]]);
   });
 
   it('releases dependants only when all their dependencies are done, and skips descendants', async () => {
