@@ -166,7 +166,11 @@ export class BuiltinRunner {
 
   private async flush(): Promise<void> {
     const byAgent = new Map<string, typeof this.pending>();
-    for (const p of this.pending.splice(0)) byAgent.set(p.agentId, [...(byAgent.get(p.agentId) ?? []), p]);
+    for (const p of this.pending.splice(0)) {
+      const batch = byAgent.get(p.agentId);
+      if (batch) batch.push(p);
+      else byAgent.set(p.agentId, [p]);
+    }
     await Promise.all(
       [...byAgent].map(async ([agentId, batch]) => {
         const agent = this.byId.get(agentId) as BuiltinAgent;

@@ -46,7 +46,8 @@ export class LeaseService {
   private readonly touched = new Map<string, number>();
   /** Results written together when they arrive together (see complete). */
   private readonly completions = new GroupCommit<ResultItem, Task | DomainError>({
-    write: (items) => this.completeMany(items),
+    // Each item was checked by complete() before it joined the group.
+    write: (items) => this.ctx.writer.write((tx, changes) => this.recordResults(tx, changes, items)),
     take: () => CLAIM_MAX,
   });
 
@@ -343,11 +344,7 @@ export class LeaseService {
       }
     }
     await this.touch(tx, done.flatMap((d) => (d.task.agentId ? [d.task.agentId] : [])));
-    await this.transitions.completed(
-      tx,
-      changes,
-      done.map((d) => d.task),
-    );
+    await this.transitions.completed(tx, changes, done.map((d) => d.task));
     return results;
   }
 

@@ -95,10 +95,13 @@ export class Transitions {
       ),
     );
     const already = ready.filter((t) => t.status === TaskStatus.QUEUED);
-    for (const t of [...already, ...queued]) {
-      this.taskChanged(changes, t, t.previousStatus ?? TaskStatus.PENDING, HistoryEventType.TASK_QUEUED);
-      changes.wake(t.capability, undefined, t.id);
-    }
+    for (const t of [...already, ...queued]) this.queued(changes, t, t.previousStatus ?? TaskStatus.PENDING);
+  }
+
+  /** A task became QUEUED: its change is recorded and announced, and its capability woken. */
+  queued(changes: Changes, task: StoredTask, previousStatus: TaskStatus | null): void {
+    this.taskChanged(changes, task, previousStatus, HistoryEventType.TASK_QUEUED);
+    changes.wake(task.capability, undefined, task.id);
   }
 
   /** Tasks just marked COMPLETED (together, in this transaction): quality, history, what follows. */
@@ -213,5 +216,4 @@ export class Transitions {
       this.workflowChanged(changes, done, w.status, HistoryEventType.WORKFLOW_FINISHED);
     }
   }
-
 }

@@ -136,12 +136,8 @@ export class WorkflowService {
       const tasks = await tx.insertTasks(rows);
       await tx.insertEdges(edges);
       for (const t of tasks) {
-        if (t.status === TaskStatus.QUEUED) {
-          this.transitions.taskChanged(changes, t, null, HistoryEventType.TASK_QUEUED);
-          changes.wake(t.capability, undefined, t.id);
-        } else {
-          this.transitions.taskChanged(changes, t, null, null);
-        }
+        if (t.status === TaskStatus.QUEUED) this.transitions.queued(changes, t, null);
+        else this.transitions.taskChanged(changes, t, null, null);
       }
       return workflows.map(publicWorkflow);
     });

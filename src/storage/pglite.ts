@@ -114,17 +114,14 @@ export class PgliteDriver implements SqlDriver {
    * a short statement.
    */
   private async run<R>(sql: string, params: SqlParam[], syncToFs: boolean): Promise<R[]> {
-    let p = this.prepared.get(sql);
-    if (p) {
-      // Most recently used last, so the first entry is the one to close when there are too many.
-      this.prepared.delete(sql);
-      this.prepared.set(sql, p);
-    } else p = await this.prepare(sql);
-    const prepared = p;
+    const p = this.prepared.get(sql) ?? (await this.prepare(sql));
+    // Most recently used last, so the first entry is the one to close when there are too many.
+    this.prepared.delete(sql);
+    this.prepared.set(sql, p);
     const serializers = (this.db as unknown as { serializers: Record<number, Serializer> }).serializers;
     const values = params.map((v, i) => {
       if (v === null || v === undefined) return null;
-      const serializer = serializers[prepared.paramTypes[i] as number];
+      const serializer = serializers[p.paramTypes[i] as number];
       return serializer ? serializer(v) : String(v);
     });
     const { messages } = await this.db.execProtocol(

@@ -163,7 +163,6 @@ export interface Store {
   getWorkflowForUpdate(id: string): Promise<StoredWorkflow | null>;
   insertTasks(tasks: NewTask[]): Promise<StoredTask[]>;
   insertEdges(edges: { depId: string; taskId: string }[]): Promise<void>;
-  /** Locks the workflows among `ids` that are still open (PENDING or RUNNING), in id order. */
   /**
    * Counts finished tasks into their workflows, if still open (PENDING or RUNNING): locks and
    * updates those rows and returns them; closed workflows are left out.
