@@ -1,6 +1,6 @@
 // dispatch-builtin and dispatch-remote: one workflow of independent no-op steps, start to finish.
 import { benchServer, type BenchContext, gql, type Measurement, type Scenario, waitForWorkflow } from '../lib';
-import { engineTableFloor, rawLoopTasksPerSecond } from './raw-loop';
+import { engineTableFloor, lifecycleFloor, rawLoopTasksPerSecond } from './raw-loop';
 
 const steps = (n: number, capability: string) => Array.from({ length: n }, (_, i) => ({ key: `s${i}`, capability }));
 
@@ -64,13 +64,24 @@ export async function dispatchRemote(n: number, env: Record<string, string> = {}
   }
 }
 
-/** The engine-table floor next to the raw loop: how far the engine's own tables allow it to get. */
-const floorExtra = (floor: Awaited<ReturnType<typeof engineTableFloor>>, baseline: number) => ({
-  floorTasksPerSecond: floor.floorTasksPerSecond,
-  floorRatio: floor.floorTasksPerSecond / baseline,
-  floorInsertMs: floor.insertMs,
-  floorLoopTasksPerSecond: floor.loopTasksPerSecond,
-});
+/**
+ * The floors next to the raw loop: how far the engine's own tables allow it to get (the raw loop's
+ * statements on them), and how far the task lifecycle allows (QUEUED, RUNNING, COMPLETED, each with
+ * its history row and commit).
+ */
+async function floors(n: number, baseline: number, databaseUrl: string | null, withEngineTable = true) {
+  const lifecycle = await lifecycleFloor(n, databaseUrl);
+  const extra: Record<string, number> = { lifecycleFloorTasksPerSecond: lifecycle, lifecycleFloorRatio: lifecycle / baseline };
+  if (!withEngineTable) return extra;
+  const floor = await engineTableFloor(n, databaseUrl);
+  return {
+    floorTasksPerSecond: floor.floorTasksPerSecond,
+    floorRatio: floor.floorTasksPerSecond / baseline,
+    floorInsertMs: floor.insertMs,
+    floorLoopTasksPerSecond: floor.loopTasksPerSecond,
+    ...extra,
+  };
+}
 
 const size = (ctx: BenchContext) => (ctx.quick ? 2000 : 10_000);
 
@@ -80,8 +91,7 @@ export const dispatchBuiltinScenario: Scenario = {
   async round(ctx): Promise<Measurement> {
     const value = await dispatchBuiltin(size(ctx));
     const baseline = await rawLoopTasksPerSecond(size(ctx));
-    const floor = await engineTableFloor(size(ctx));
-    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)', extra: floorExtra(floor, baseline) };
+    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)', extra: await floors(size(ctx), baseline, null) };
   },
 };
 
@@ -91,7 +101,7 @@ export const dispatchRemoteScenario: Scenario = {
   async round(ctx): Promise<Measurement> {
     const value = await dispatchRemote(size(ctx));
     const baseline = await rawLoopTasksPerSecond(size(ctx));
-    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)' };
+    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)', extra: await floors(size(ctx), baseline, null, false) };
   },
 };
 
@@ -101,7 +111,7 @@ export const dispatchRemoteBatchScenario: Scenario = {
   async round(ctx): Promise<Measurement> {
     const value = await dispatchRemote(size(ctx), {}, true);
     const baseline = await rawLoopTasksPerSecond(size(ctx));
-    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)' };
+    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PGlite)', extra: await floors(size(ctx), baseline, null, false) };
   },
 };
 
@@ -113,7 +123,12 @@ export const dispatchBuiltinPostgresScenario: Scenario = {
     const schema = `bench_${process.pid}_${Date.now()}`;
     const value = await dispatchBuiltin(size(ctx), { DATABASE_URL: ctx.databaseUrl as string, DATABASE_SCHEMA: schema });
     const baseline = await rawLoopTasksPerSecond(size(ctx), ctx.databaseUrl);
-    const floor = await engineTableFloor(size(ctx), ctx.databaseUrl);
-    return { value, unit: 'tasks/s', baseline, baselineName: 'raw SKIP LOCKED loop, batch 50 (PostgreSQL)', extra: floorExtra(floor, baseline) };
+    return {
+      value,
+      unit: 'tasks/s',
+      baseline,
+      baselineName: 'raw SKIP LOCKED loop, batch 50 (PostgreSQL)',
+      extra: await floors(size(ctx), baseline, ctx.databaseUrl),
+    };
   },
 };

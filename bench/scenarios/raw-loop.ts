@@ -76,6 +76,53 @@ export async function rawLoopTasksPerSecond(tasks: number, databaseUrl: string |
  * starts before startWorkflow). It does less than the engine (no RUNNING step, lease, quality or
  * workflow count), so the engine cannot beat it.
  */
+/**
+ * The floor of the task lifecycle itself on the engine's tables: every task is inserted QUEUED, then
+ * taken RUNNING and then COMPLETED, in batches of 50 (`FOR UPDATE SKIP LOCKED`), each transition a
+ * row update and a history row, each one its own commit (a claim is durable before its worker runs;
+ * a result is durable before it is acknowledged). Nothing else: no lease, attempt, output
+ * resolution, quality or workflow counters, no event, no GraphQL. Any implementation that keeps
+ * RUNNING visible and records every state change in `history_events` does at least this.
+ */
+export async function lifecycleFloor(tasks: number, databaseUrl: string | null = null): Promise<number> {
+  return withStore(databaseUrl, async (driver) => {
+    await migrate(driver);
+    await driver.query(`INSERT INTO workflows (id, name, status, created_at, remaining) VALUES ('w', 'floor', 'RUNNING', now(), $1)`, [tasks]);
+    const history = (type: string) =>
+      `INSERT INTO history_events (task_id, workflow_id, type, at) SELECT unnest($1::text[]), 'w', '${type}', now()`;
+    const started = performance.now();
+    await driver.transaction(async (tx) => {
+      const ids = await tx.query<{ id: string }>(
+        `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, max_attempts, retry_backoff_ms, created_at)
+         SELECT 't' || g, 'w', 'k' || g, 'step', 'noop', 'QUEUED', '{}'::jsonb, 3, 1000, now() FROM generate_series(1, $1::int) g
+         RETURNING id`,
+        [tasks],
+      );
+      await tx.query(history('TASK_QUEUED'), [ids.map((r) => r.id)]);
+    });
+    let done = 0;
+    for (;;) {
+      const ids = await driver.transaction(async (tx) => {
+        const rows = await tx.query<{ id: string }>(
+          `WITH c AS (SELECT id FROM tasks WHERE status = 'QUEUED' AND capability = 'noop'
+                       ORDER BY priority DESC, seq LIMIT 50 FOR UPDATE SKIP LOCKED)
+           UPDATE tasks t SET status = 'RUNNING', started_at = now() FROM c WHERE t.id = c.id RETURNING t.id`,
+        );
+        if (rows.length) await tx.query(history('TASK_STARTED'), [rows.map((r) => r.id)]);
+        return rows.map((r) => r.id);
+      });
+      if (ids.length === 0) break;
+      await driver.transaction(async (tx) => {
+        await tx.query(`UPDATE tasks SET status = 'COMPLETED', output = '{}'::jsonb, finished_at = now() WHERE id = ANY($1::text[])`, [ids]);
+        await tx.query(history('TASK_COMPLETED'), [ids]);
+      });
+      done += ids.length;
+    }
+    if (done !== tasks) throw new Error(`lifecycle floor finished ${done} of ${tasks}`);
+    return tasks / ((performance.now() - started) / 1000);
+  });
+}
+
 export async function engineTableFloor(
   tasks: number,
   databaseUrl: string | null = null,
