@@ -15,7 +15,19 @@ interface Prepared {
   name: string;
   paramTypes: number[];
   rowDescription: BackendMessage | undefined;
+  /** The text may change data (row locks of SELECT ... FOR UPDATE do not). */
+  writes: boolean;
 }
+
+/** Whether a statement's text can change data; when unsure, it can (a needless change count only costs a cache miss). */
+export function mayWrite(sql: string): boolean {
+  return /\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY|CREATE|DROP|ALTER|CALL|DO|NEXTVAL|SETVAL)\b/i.test(
+    sql.replace(/\bFOR\s+(NO\s+KEY\s+)?UPDATE\b/gi, ''),
+  );
+}
+
+/** Command tags that report their rows: with 0 rows the statement changed nothing. */
+const COUNTED = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
 type Serializer = (value: unknown) => string;
 type Parsers = Parameters<typeof parse.parseResults>[1];
@@ -39,6 +51,9 @@ export class PgliteDriver implements SqlDriver {
   private awaitingTurn = false;
   private readonly prepared = new Map<string, Prepared>();
   private preparedCount = 0;
+  /** Committed changes so far (see SqlDriver.changeCount); `changing` marks the running call as one. */
+  private changes = 0;
+  private changing = false;
 
   private constructor(private readonly db: PGlite) {}
 
@@ -86,24 +101,43 @@ export class PgliteDriver implements SqlDriver {
     setImmediate(() => (this.awaitingTurn = false));
   }
 
+  changeCount(): number {
+    return this.changes;
+  }
+
+  /**
+   * Runs one call (a statement, a transaction, a script) and counts it as a change when it wrote,
+   * before the next call can run: a reader that sees the old count has not seen the change.
+   */
+  private async counted<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } finally {
+      if (this.changing) this.changes++;
+      this.changing = false;
+    }
+  }
+
   async query<R>(sql: string, params: SqlParam[] = []): Promise<R[]> {
-    return this.serial(() => this.run<R>(sql, params, true));
+    return this.serial(() => this.counted(() => this.run<R>(sql, params, true)));
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.serial(() =>
-      this.db.transaction(async () => {
-        // Statements through this handle after the transaction ended would run outside it.
-        let open = true;
-        try {
-          return await fn({
-            query: <R>(sql: string, params: SqlParam[] = []) =>
-              open ? this.run<R>(sql, params, false) : Promise.reject(new Error('transaction already ended')),
-          });
-        } finally {
-          open = false;
-        }
-      }),
+      this.counted(() =>
+        this.db.transaction(async () => {
+          // Statements through this handle after the transaction ended would run outside it.
+          let open = true;
+          try {
+            return await fn({
+              query: <R>(sql: string, params: SqlParam[] = []) =>
+                open ? this.run<R>(sql, params, false) : Promise.reject(new Error('transaction already ended')),
+            });
+          } finally {
+            open = false;
+          }
+        }),
+      ),
     );
   }
 
@@ -130,6 +164,7 @@ export class PgliteDriver implements SqlDriver {
     );
     const parsers = (this.db as unknown as { parsers: Parsers }).parsers;
     const [result] = parse.parseResults(p.rowDescription ? [p.rowDescription, ...messages] : messages, parsers);
+    if (p.writes && !(result && COUNTED.has(result.command ?? '') && result.affectedRows === 0)) this.changing = true;
     return (result?.rows ?? []) as R[];
   }
 
@@ -143,6 +178,7 @@ export class PgliteDriver implements SqlDriver {
       name,
       paramTypes: parse.parseDescribeStatementResults(messages),
       rowDescription: messages.find((m) => m.name === 'rowDescription'),
+      writes: mayWrite(sql),
     };
     this.prepared.set(sql, prepared);
     if (this.prepared.size > MAX_PREPARED) {
@@ -154,9 +190,12 @@ export class PgliteDriver implements SqlDriver {
   }
 
   exec(sql: string): Promise<void> {
-    return this.serial(async () => {
-      await this.db.exec(sql);
-    });
+    return this.serial(() =>
+      this.counted(async () => {
+        this.changing = true;
+        await this.db.exec(sql);
+      }),
+    );
   }
 
   async close(): Promise<void> {

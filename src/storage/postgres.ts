@@ -32,6 +32,11 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export class PostgresDriver implements SqlDriver {
   readonly kind = 'postgres' as const;
 
+  /** Other instances and processes write the same database: this one cannot count changes. */
+  changeCount(): null {
+    return null;
+  }
+
   private constructor(private readonly pool: Pool) {}
 
   static async open(o: PostgresOptions): Promise<PostgresDriver> {

@@ -64,10 +64,10 @@ class Conditions {
   }
 }
 
-const AGENT_SELECT = `SELECT a.id, a.name, a.kind, a.capabilities, a.status, a.concurrency, a.metadata,
+const AGENT_COLUMNS = `a.id, a.name, a.kind, a.capabilities, a.status, a.concurrency, a.metadata,
   a.token_hash, a.registered_at, a.last_seen_at,
-  (SELECT count(*)::int FROM tasks t WHERE t.agent_id = a.id AND t.status = 'RUNNING') AS running_tasks
-  FROM agents a`;
+  (SELECT count(*)::int FROM tasks t WHERE t.agent_id = a.id AND t.status = 'RUNNING') AS running_tasks`;
+const AGENT_SELECT = `SELECT ${AGENT_COLUMNS} FROM agents a`;
 
 function toAgent(r: Row): StoredAgent {
   return {
@@ -497,11 +497,8 @@ export class SqlStore implements Store {
   }
 
   async purgeExpiredCache(now: Date): Promise<number> {
-    return this.count(
-      `WITH d AS (DELETE FROM cache_entries WHERE expires_at <= $1::timestamptz RETURNING 1)
-       SELECT count(*)::int AS n FROM d`,
-      [iso(now)],
-    );
+    // A plain DELETE: when nothing has expired (most runs) the driver sees that nothing changed.
+    return (await this.rows(`DELETE FROM cache_entries WHERE expires_at <= $1::timestamptz RETURNING 1`, [iso(now)])).length;
   }
 
   // ------------------------------------------------------------------ history
@@ -779,15 +776,13 @@ export class SqlStore implements Store {
           ORDER BY priority DESC, seq
           LIMIT (SELECT n FROM free)
           FOR UPDATE SKIP LOCKED
-       ), claimed AS (
-         UPDATE tasks t SET status = 'RUNNING', agent_id = $4, attempt = t.attempt + 1, claims = t.claims + 1,
-                lease_id = ${NEW_LEASE_ID}, lease_expires_at = $5::timestamptz, claimed_at = $2::timestamptz,
-                started_at = coalesce(t.started_at, $2::timestamptz), available_at = NULL,
-                progress = NULL, progress_message = NULL, progress_at = NULL
-           FROM picked WHERE t.id = picked.id
-         RETURNING ${taskColumns('t.')}, 'QUEUED' AS previous_status
        )
-       SELECT * FROM claimed`,
+       UPDATE tasks t SET status = 'RUNNING', agent_id = $4, attempt = t.attempt + 1, claims = t.claims + 1,
+              lease_id = ${NEW_LEASE_ID}, lease_expires_at = $5::timestamptz, claimed_at = $2::timestamptz,
+              started_at = coalesce(t.started_at, $2::timestamptz), available_at = NULL,
+              progress = NULL, progress_message = NULL, progress_at = NULL
+         FROM picked WHERE t.id = picked.id
+       RETURNING ${taskColumns('t.')}, 'QUEUED' AS previous_status`,
       [capabilities, iso(q.now), q.limit, q.agentId, iso(q.expiresAt)],
     );
     return dispatchOrder(rows.map(toChanged));
@@ -999,12 +994,12 @@ export class SqlStore implements Store {
   }
 
   async markSilentAgentsOffline(cutoff: Date): Promise<StoredAgent[]> {
+    // A plain UPDATE (not one inside a WITH): its command tag tells the driver when it changed nothing,
+    // as it does on most sweeps.
     const rows = await this.rows(
-      `WITH gone AS (
-         UPDATE agents SET status = 'OFFLINE'
-          WHERE kind = 'REMOTE' AND status <> 'OFFLINE' AND coalesce(last_seen_at, registered_at) < $1::timestamptz
-          RETURNING id
-       ) ${AGENT_SELECT} JOIN gone ON gone.id = a.id`,
+      `UPDATE agents a SET status = 'OFFLINE'
+        WHERE kind = 'REMOTE' AND status <> 'OFFLINE' AND coalesce(last_seen_at, registered_at) < $1::timestamptz
+        RETURNING ${AGENT_COLUMNS}`,
       [iso(cutoff)],
     );
     return rows.map((r) => ({ ...toAgent(r), status: 'OFFLINE' as AgentStatus }));

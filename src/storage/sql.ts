@@ -13,4 +13,11 @@ export interface SqlDriver extends Queryable {
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
   readonly kind: 'pglite' | 'postgres';
+  /**
+   * How many times data has changed through this driver (a committed transaction or statement
+   * that wrote something), when this driver sees every write to its database: PGlite, whose
+   * process owns the data directory. Null where others may write too (PostgreSQL). Equal counts at
+   * two moments mean no data changed between them.
+   */
+  changeCount(): number | null;
 }

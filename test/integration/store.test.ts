@@ -29,7 +29,7 @@ const backends: Backend[] = [
       const schema = uniqueSchema('store');
       await driver.exec(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`);
       return {
-        driver: { ...driver, kind: driver.kind, query: driver.query.bind(driver), exec: driver.exec.bind(driver), transaction: driver.transaction.bind(driver), close: async () => undefined },
+        driver: { ...driver, kind: driver.kind, query: driver.query.bind(driver), exec: driver.exec.bind(driver), transaction: driver.transaction.bind(driver), changeCount: driver.changeCount.bind(driver), close: async () => undefined },
         cleanup: () => driver.exec(`SET search_path TO public; DROP SCHEMA ${schema} CASCADE`),
       };
     },
@@ -284,6 +284,36 @@ describe('PGlite driver', () => {
       await Promise.all(backlog);
       expect(doneWhenLoopRan).toBeGreaterThanOrEqual(0);
       expect(doneWhenLoopRan).toBeLessThan(backlog.length);
+    } finally {
+      await driver.close();
+    }
+  });
+
+  // The query cache trusts this count: equal counts must mean nothing changed in between.
+  it('counts every call that changed data, and none that did not', async () => {
+    const driver = await PgliteDriver.open('memory://');
+    try {
+      const counted = async (fn: () => Promise<unknown>) => {
+        const before = driver.changeCount();
+        await fn().catch(() => undefined);
+        return driver.changeCount() - before;
+      };
+      expect(await counted(() => driver.exec('CREATE TABLE t (id int PRIMARY KEY, v text)'))).toBe(1);
+      expect(await counted(() => driver.query('INSERT INTO t VALUES (1, $1)', ['a']))).toBe(1);
+      expect(await counted(() => driver.query('SELECT * FROM t'))).toBe(0);
+      expect(await counted(() => driver.query(`UPDATE t SET v = 'b' WHERE id = 2`))).toBe(0);
+      expect(await counted(() => driver.query('INSERT INTO t VALUES (1, $1) ON CONFLICT DO NOTHING', ['x']))).toBe(0);
+      // A change made inside a CTE reports its rows as a SELECT's: counted.
+      expect(await counted(() => driver.query(`WITH u AS (UPDATE t SET v = 'c' WHERE id = 1 RETURNING id) SELECT count(*) FROM u`))).toBe(1);
+      expect(await counted(() => driver.transaction(async (tx) => {
+        await tx.query('SELECT * FROM t WHERE id = 1 FOR UPDATE');
+      }))).toBe(0);
+      expect(await counted(() => driver.transaction(async (tx) => {
+        await tx.query(`UPDATE t SET v = 'd' WHERE id = 1`);
+        await tx.query(`DELETE FROM t WHERE id = 1`);
+      }))).toBe(1);
+      expect(await counted(() => driver.query('INSERT INTO t VALUES (1, $1), (1, $1)', ['dup']))).toBe(0);
+      expect(await driver.query('SELECT * FROM t')).toEqual([]);
     } finally {
       await driver.close();
     }
