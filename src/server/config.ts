@@ -21,6 +21,8 @@ export interface Config {
   /** Upper bound on a graceful stop: in-flight requests after this are cut. */
   shutdownTimeoutMs: number;
   limits: QueryLimits;
+  /** Memory for answers of repeated queries (PGlite only); 0 turns the cache off. */
+  queryCacheBytes: number;
   engine: EngineOptions;
 }
 
@@ -46,6 +48,7 @@ export const ENV_VARS = {
   SHUTDOWN_TIMEOUT_MS: ['10000', 'upper bound on a graceful stop'],
   MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
+  QUERY_CACHE_MB: ['32', 'memory for answers of repeated queries, served until data changes (PGlite only; 0: off)'],
   MAX_JSON_BYTES: ['262144', 'largest JSON value (metadata, error context, cache value)'],
   HEALTH_HEALTHY_MIN: ['80', 'score at or above which health is HEALTHY'],
   HEALTH_DEGRADED_MIN: ['50', 'score at or above which health is DEGRADED (below: CRITICAL)'],
@@ -108,6 +111,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
       maxDepth: int('MAX_QUERY_DEPTH', 2, 100),
       maxComplexity: int('MAX_QUERY_COMPLEXITY', 10, 10_000_000),
     },
+    queryCacheBytes: int('QUERY_CACHE_MB', 0, 1024 * 1024) * 1024 * 1024,
     engine: {
       instanceId,
       version,

@@ -20,6 +20,7 @@ import { Orchestrator } from '../engine/orchestrator';
 import { createContext, type GraphQLContext, type Lifecycle } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { checkLimits, limitsPlugin } from '../graphql/limits';
+import { ResponseCache } from '../graphql/response-cache';
 import { createSchema } from '../graphql/schema';
 import { migrate } from '../storage/migrate';
 import { PgliteDriver } from '../storage/pglite';
@@ -56,6 +57,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const bus: EventBus = config.redisUrl ? RedisBus.connect(config.redisUrl, log, eventChannel(config)) : new MemoryBus();
   const orchestrator = new Orchestrator({ store, bus, options: config.engine, log });
   const schema = await createSchema();
+  const responseCache = new ResponseCache(() => driver.changeCount(), config.queryCacheBytes);
 
   // GraphQL operations still executing: one whose client hung up has no connection left for the
   // HTTP drain to wait on, but it still reads and writes storage until it ends.
@@ -131,6 +133,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
       limitsPlugin(schema, config.limits),
+      responseCache.plugin(),
       {
         async requestDidStart() {
           const done = operations.start();
@@ -159,7 +162,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   app.get('/metrics', async (_req, res) => {
     try {
-      res.type('text/plain; version=0.0.4').send(await renderMetrics(orchestrator));
+      res.type('text/plain; version=0.0.4').send(await renderMetrics(orchestrator, responseCache));
     } catch (err) {
       log.warn('metrics failed', { err });
       res.status(503).type('text/plain').send('# storage unavailable\n');

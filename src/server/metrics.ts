@@ -1,8 +1,9 @@
 // GET /metrics: Prometheus text exposition of what an operator graphs and alerts on.
 import type { Orchestrator } from '../engine/orchestrator';
 import { liveSubscriptions } from '../events/iterate';
+import type { ResponseCache } from '../graphql/response-cache';
 
-export async function renderMetrics(o: Orchestrator): Promise<string> {
+export async function renderMetrics(o: Orchestrator, cache?: ResponseCache): Promise<string> {
   const lines: string[] = [];
   const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [Record<string, string>, number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -50,5 +51,11 @@ export async function renderMetrics(o: Orchestrator): Promise<string> {
     'gauge',
     Object.entries(o.bus.listenerCounts()).map(([topic, n]) => [{ topic }, n]),
   );
+  if (cache) {
+    const c = cache.stats();
+    metric('orchestrator_query_cache_hits_total', 'Cacheable queries answered from memory.', 'counter', [[{}, c.hits]]);
+    metric('orchestrator_query_cache_misses_total', 'Cacheable queries executed (nothing kept, or data changed since).', 'counter', [[{}, c.misses]]);
+    metric('orchestrator_query_cache_bytes', 'Estimated memory held by cached answers.', 'gauge', [[{}, c.bytes]]);
+  }
   return `${lines.join('\n')}\n`;
 }
