@@ -111,8 +111,9 @@ export class ResponseCache {
       this.entries.clear();
       this.bytes = 0;
     }
-    // Characters of its JSON, twice for UTF-16: near what the answer holds in memory.
-    entry.bytes = (JSON.stringify(entry.data).length + key.length) * 2;
+    // Four bytes per character of its JSON: a 100-task workflow's answer (many small objects) was
+    // measured at 2x its UTF-16 size on the heap; string-heavy answers hold less.
+    entry.bytes = (JSON.stringify(entry.data).length + key.length) * 4;
     if (entry.bytes > this.maxBytes / 4) return;
     const old = this.entries.get(key);
     if (old) {

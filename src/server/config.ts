@@ -111,7 +111,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
       maxDepth: int('MAX_QUERY_DEPTH', 2, 100),
       maxComplexity: int('MAX_QUERY_COMPLEXITY', 10, 10_000_000),
     },
-    queryCacheBytes: int('QUERY_CACHE_MB', 0, 1024 * 1024) * 1024 * 1024,
+    queryCacheBytes: int('QUERY_CACHE_MB', 0, 65_536) * 1024 * 1024,
     engine: {
       instanceId,
       version,

@@ -15,19 +15,33 @@ interface Prepared {
   name: string;
   paramTypes: number[];
   rowDescription: BackendMessage | undefined;
-  /** The text may change data (row locks of SELECT ... FOR UPDATE do not). */
-  writes: boolean;
+  /** How the statement can change data (see writes()). */
+  writes: Writes;
 }
 
-/** Whether a statement's text can change data; when unsure, it can (a needless change count only costs a cache miss). */
-export function mayWrite(sql: string): boolean {
-  return /\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY|CREATE|DROP|ALTER|CALL|DO|NEXTVAL|SETVAL)\b/i.test(
-    sql.replace(/\bFOR\s+(NO\s+KEY\s+)?UPDATE\b/gi, ''),
-  );
+/**
+ * How a statement's text can change data: `none` for a plain read (SELECT or WITH ... SELECT naming
+ * no writing keyword, no INTO, no sequence or setting change), `counted` for a single plain
+ * INSERT, UPDATE or DELETE (its command tag says how many rows it changed, 0 meaning none),
+ * `always` for anything else (a write inside a WITH, an upsert, DDL, scripts). When unsure it is
+ * `always`: a needless change count only costs a cache miss.
+ */
+type Writes = 'none' | 'counted' | 'always';
+
+const WRITING = /\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY|CREATE|DROP|ALTER|CALL|DO|INTO|REFRESH|NEXTVAL|SETVAL|SET_CONFIG|LO_\w+)\b/gi;
+
+export function writes(sql: string): Writes {
+  const text = sql.replace(/--[^\n]*/g, ' ').replace(/\bFOR\s+(NO\s+KEY\s+)?UPDATE\b/gi, ' ').trim();
+  const found = text.match(WRITING) ?? [];
+  if (/^(SELECT|WITH)\b/i.test(text) && found.length === 0) return 'none';
+  if (/^(INSERT|UPDATE|DELETE|WITH)\b/i.test(text) && found.length === 1 && /^(INSERT|UPDATE|DELETE)$/i.test(found[0] as string)) return 'counted';
+  // INSERT ... SELECT and INSERT ... RETURNING name one writing keyword plus INTO.
+  if (/^INSERT\s+INTO\b/i.test(text) && found.length === 2) return 'counted';
+  return 'always';
 }
 
 /** Command tags that report their rows: with 0 rows the statement changed nothing. */
-const COUNTED = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+const COUNTED = new Set(['INSERT', 'UPDATE', 'DELETE']);
 
 type Serializer = (value: unknown) => string;
 type Parsers = Parameters<typeof parse.parseResults>[1];
@@ -164,7 +178,9 @@ export class PgliteDriver implements SqlDriver {
     );
     const parsers = (this.db as unknown as { parsers: Parsers }).parsers;
     const [result] = parse.parseResults(p.rowDescription ? [p.rowDescription, ...messages] : messages, parsers);
-    if (p.writes && !(result && COUNTED.has(result.command ?? '') && result.affectedRows === 0)) this.changing = true;
+    if (p.writes === 'always' || (p.writes === 'counted' && !(result && COUNTED.has(result.command ?? '') && result.affectedRows === 0))) {
+      this.changing = true;
+    }
     return (result?.rows ?? []) as R[];
   }
 
@@ -178,7 +194,7 @@ export class PgliteDriver implements SqlDriver {
       name,
       paramTypes: parse.parseDescribeStatementResults(messages),
       rowDescription: messages.find((m) => m.name === 'rowDescription'),
-      writes: mayWrite(sql),
+      writes: writes(sql),
     };
     this.prepared.set(sql, prepared);
     if (this.prepared.size > MAX_PREPARED) {

@@ -6,7 +6,7 @@ import { DomainError } from '../../src/domain/errors';
 import { ErrorRecordBuilder } from '../../src/domain/error-record';
 import { silentLogger } from '../../src/engine/logger';
 import { migrate } from '../../src/storage/migrate';
-import { PgliteDriver } from '../../src/storage/pglite';
+import { PgliteDriver, writes } from '../../src/storage/pglite';
 import { PostgresDriver } from '../../src/storage/postgres';
 import type { SqlDriver } from '../../src/storage/sql';
 import { SqlStore } from '../../src/storage/sql-store';
@@ -302,7 +302,10 @@ describe('PGlite driver', () => {
       expect(await counted(() => driver.query('INSERT INTO t VALUES (1, $1)', ['a']))).toBe(1);
       expect(await counted(() => driver.query('SELECT * FROM t'))).toBe(0);
       expect(await counted(() => driver.query(`UPDATE t SET v = 'b' WHERE id = 2`))).toBe(0);
-      expect(await counted(() => driver.query('INSERT INTO t VALUES (1, $1) ON CONFLICT DO NOTHING', ['x']))).toBe(0);
+      // An upsert names more than one kind of write: always counted, whatever its tag says.
+      expect(await counted(() => driver.query('INSERT INTO t VALUES (1, $1) ON CONFLICT DO NOTHING', ['x']))).toBe(1);
+      // So is a write inside a WITH under another write, even when the outer one changes no row.
+      expect(await counted(() => driver.query(`WITH d AS (DELETE FROM t WHERE id = 99 RETURNING id) UPDATE t SET v = 'q' WHERE false`))).toBe(1);
       // A change made inside a CTE reports its rows as a SELECT's: counted.
       expect(await counted(() => driver.query(`WITH u AS (UPDATE t SET v = 'c' WHERE id = 1 RETURNING id) SELECT count(*) FROM u`))).toBe(1);
       expect(await counted(() => driver.transaction(async (tx) => {
@@ -316,6 +319,28 @@ describe('PGlite driver', () => {
       expect(await driver.query('SELECT * FROM t')).toEqual([]);
     } finally {
       await driver.close();
+    }
+  });
+
+  it('tells plain reads from statements that may write', () => {
+    expect(writes('SELECT * FROM tasks WHERE id = $1')).toBe('none');
+    expect(writes('WITH c AS (SELECT id FROM tasks) SELECT count(*) FROM c')).toBe('none');
+    expect(writes('SELECT * FROM agents a WHERE a.id = $1 FOR UPDATE SKIP LOCKED')).toBe('none');
+    expect(writes(`UPDATE tasks SET status = 'QUEUED' WHERE id = $1`)).toBe('counted');
+    expect(writes('INSERT INTO history_events (type) SELECT unnest($1::text[])')).toBe('counted');
+    expect(writes('WITH picked AS (SELECT id FROM tasks FOR UPDATE SKIP LOCKED) UPDATE tasks t SET x = 1 FROM picked')).toBe('counted');
+    // One write under a WITH: its tag tells (a SELECT's tag, as here, always counts; see above).
+    expect(writes('WITH d AS (DELETE FROM t RETURNING 1) SELECT count(*) FROM d')).toBe('counted');
+    for (const sql of [
+      'SELECT * INTO copy FROM t',
+      `SELECT set_config('search_path', 'x', false)`,
+      `SELECT nextval('s')`,
+      'INSERT INTO q (k) VALUES ($1) ON CONFLICT (k) DO UPDATE SET n = q.n + 1',
+      'CREATE TABLE x (id int)',
+      'SET search_path TO x',
+      'REFRESH MATERIALIZED VIEW v',
+    ]) {
+      expect([sql, writes(sql)]).toEqual([sql, 'always']);
     }
   });
 
