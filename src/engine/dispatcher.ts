@@ -1,19 +1,66 @@
 // Push dispatch (`taskAssigned`): leases for one connected agent, claimed by the server as work
 // arrives, up to PUSH_BATCH per claim (never beyond the agent's free concurrency), and sent one
-// by one. Leases claimed but not yet sent when the subscriber leaves are given back at once.
+// by one. Work made ready by a transaction of this instance is claimed for its waiting
+// subscribers in that same transaction; the rest when they are woken. Leases claimed but not yet
+// sent when the subscriber leaves are given back at once.
 import { notFound } from '../domain/errors';
 import type { TaskLease } from '../domain/workflow';
+import type { Store } from '../storage/store';
 import type { EngineContext } from './context';
 import type { LeaseService } from './leases';
+import type { Changes } from './writer';
 
 /** The most leases one push claim takes: a burst of work costs one transaction per this many. */
 const PUSH_BATCH = 50;
 
+/** A connected `taskAssigned` subscriber of this instance. */
+interface Subscriber {
+  agentId: string;
+  capabilities: readonly string[];
+  /** Claimed, not yet sent. */
+  buffer: TaskLease[];
+  /** Set while the subscriber claims or waits for work: firing it makes the subscriber look again. */
+  wake: { fire(): void } | null;
+  stopped: boolean;
+}
+
 export class Dispatcher {
+  private readonly subscribers = new Set<Subscriber>();
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly leases: LeaseService,
-  ) {}
+  ) {
+    ctx.writer.beforeCommit((tx, changes) => this.claimInTransaction(tx, changes));
+  }
+
+  /**
+   * Before a transaction of this instance commits work it made ready, subscribers with nothing left
+   * to send that can run it claim it in the same transaction: the lease goes out as soon as it commits, with no
+   * wake-up and no second transaction queued behind other writes. A subscriber whose agent row is
+   * held elsewhere (claiming for itself) is left to its own claim; work nobody took here is announced.
+   */
+  private async claimInTransaction(tx: Store, changes: Changes): Promise<void> {
+    if (this.subscribers.size === 0) return;
+    for (const sub of this.subscribers) {
+      if (sub.stopped || sub.buffer.length) continue;
+      const ready = changes.announce();
+      if (!ready.length) return;
+      if (!sub.capabilities.some((c) => ready.includes(c))) continue;
+      const { leases } = await this.leases.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifFree: true });
+      if (leases.length) changes.committed.push(() => this.deliver(sub, leases));
+    }
+  }
+
+  private deliver(sub: Subscriber, leases: TaskLease[]): void {
+    if (sub.stopped) {
+      // Gone between the claim and its commit: the tasks go back to the queue at once.
+      void this.leases.unclaim(leases.map((l) => l.id)).catch(() => undefined);
+      return;
+    }
+    sub.buffer.push(...leases);
+    sub.wake?.fire();
+  }
 
   /** Throws NOT_FOUND for an unknown agent; otherwise yields leases until the consumer returns. */
   async leasesFor(agentId: string): Promise<AsyncIterableIterator<TaskLease>> {
@@ -21,11 +68,12 @@ export class Dispatcher {
     if (!agent) throw notFound('agent', agentId);
     const stop = new AbortController();
     // What wakes this subscriber: work queued for its capabilities (kept current as it re-registers).
-    let capabilities: readonly string[] = agent.capabilities;
+    const sub: Subscriber = { agentId, capabilities: agent.capabilities, buffer: [], wake: null, stopped: false };
+    const buffer = sub.buffer;
     const offAgent = this.ctx.bus.subscribe('agent', (e) => {
-      if (e.agent.id === agentId) capabilities = e.agent.capabilities;
+      if (e.agent.id === agentId) sub.capabilities = e.agent.capabilities;
     });
-    const buffer: TaskLease[] = [];
+    this.subscribers.add(sub);
     // While subscribed the agent is connected: keep it from being marked OFFLINE.
     const keepAlive = setInterval(
       () => void this.ctx.store.touchAgents([agentId], this.ctx.now()).catch(() => undefined),
@@ -36,6 +84,8 @@ export class Dispatcher {
     const finish = async (): Promise<IteratorResult<TaskLease>> => {
       if (!stop.signal.aborted) {
         stop.abort();
+        sub.stopped = true;
+        this.subscribers.delete(sub);
         clearInterval(keepAlive);
         offAgent();
         // Claimed but never delivered: the tasks go back to the queue at once, attempt unspent.
@@ -48,7 +98,8 @@ export class Dispatcher {
       while (!stop.signal.aborted) {
         const ready = buffer.shift();
         if (ready) return { value: ready, done: false };
-        const wake = this.leases.wakeFor(agentId, capabilities);
+        const wake = this.leases.wakeFor(agentId, sub.capabilities);
+        sub.wake = wake;
         try {
           const claimed = await this.leases.claim(agentId, PUSH_BATCH);
           if (stop.signal.aborted) {
@@ -62,6 +113,7 @@ export class Dispatcher {
           }
           await wake.wait(this.ctx.options.leaseTimeoutMs, stop.signal);
         } finally {
+          sub.wake = null;
           wake.cancel();
         }
       }

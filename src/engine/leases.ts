@@ -86,10 +86,21 @@ export class LeaseService {
     return this.ctx.writer.write((tx, changes) => this.claimIn(tx, changes, agentId, max));
   }
 
-  /** The claim itself, inside a transaction the caller writes. */
-  private async claimIn(tx: Store, changes: Changes, agentId: string, max: number): Promise<{ leases: TaskLease[]; accepting: boolean }> {
+  /**
+   * The claim itself, inside a transaction the caller writes. With `ifFree`, an agent whose row
+   * another transaction holds (it is claiming or changing) or that no longer exists gets nothing,
+   * and the call never waits for a lock.
+   */
+  async claimIn(
+    tx: Store,
+    changes: Changes,
+    agentId: string,
+    max: number,
+    options: { ifFree?: boolean } = {},
+  ): Promise<{ leases: TaskLease[]; accepting: boolean }> {
     const now = this.ctx.now();
-    const agent = await tx.getAgentForUpdate(agentId);
+    const agent = await tx.getAgentForUpdate(agentId, options.ifFree);
+    if (!agent && options.ifFree) return { leases: [], accepting: false };
     if (!agent) throw notFound('agent', agentId);
     await this.touch(tx, [agentId]);
     if (agent.status === AgentStatus.OFFLINE) {
@@ -162,7 +173,7 @@ export class LeaseService {
     agentId: string,
     knownCapabilities?: readonly string[],
     options: { slots?: boolean } = {},
-  ): { wait(ms: number, signal?: AbortSignal): Promise<void>; cancel(): void } {
+  ): { wait(ms: number, signal?: AbortSignal): Promise<void>; cancel(): void; fire(): void } {
     let fire: (() => void) | null = null;
     let fired = false;
     const trigger = () => {
@@ -204,6 +215,7 @@ export class LeaseService {
     };
     return {
       cancel,
+      fire: trigger,
       wait: (ms, signal) =>
         new Promise<void>((resolve) => {
           if (fired || signal?.aborted) return resolve();

@@ -17,6 +17,8 @@ export class Changes {
   readonly readyTasks = new Map<string, Set<string>>();
   /** Capabilities whose work becomes ready later (retry backoff), with when. */
   readonly readyLater: { capability: string; at: Date }[] = [];
+  /** Run once this transaction has committed (and its events are published). */
+  readonly committed: (() => void)[] = [];
 
   record(draft: HistoryDraft): this {
     this.history.push(draft);
@@ -55,8 +57,12 @@ export class Changes {
 const MAX_TX_ATTEMPTS = 5;
 const isRetryableConflict = (e: unknown) => ['40P01', '40001'].includes((e as { code?: string } | null)?.code ?? '');
 
+/** Work a transaction does last, before it commits: it sees everything the transaction changed. */
+export type BeforeCommit = (tx: Store, changes: Changes) => Promise<void>;
+
 export class Writer {
   private readonly committedListeners: ((changes: Changes) => void)[] = [];
+  private readonly beforeCommitHooks: BeforeCommit[] = [];
 
   constructor(
     private readonly store: Store,
@@ -72,6 +78,7 @@ export class Writer {
       try {
         result = await this.store.transaction(async (tx) => {
           const value = await fn(tx, changes);
+          for (const hook of this.beforeCommitHooks) await hook(tx, changes);
           await tx.appendHistory(changes.history, this.now());
           return value;
         });
@@ -96,7 +103,13 @@ export class Writer {
       }
     }
     for (const listener of this.committedListeners) listener(changes);
+    for (const action of changes.committed) action();
     return result;
+  }
+
+  /** Adds work every write transaction does last (see BeforeCommit). */
+  beforeCommit(hook: BeforeCommit): void {
+    this.beforeCommitHooks.push(hook);
   }
 
   /**
