@@ -4,7 +4,13 @@
 import { ApolloServer } from '@apollo/server';
 import { GraphQLJSON } from 'graphql-scalars';
 import { startStandaloneServer } from '@apollo/server/standalone';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { migrate } from '../../src/storage/migrate';
+import { PgliteDriver } from '../../src/storage/pglite';
 import { benchServer, gql, percentile, type Measurement, type Scenario, sleep } from '../lib';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -90,6 +96,86 @@ export const queryScenario: Scenario = {
   },
 };
 
+/**
+ * The floor for `enqueue` on this store: plain Apollo Server (the baseline) whose startWorkflow
+ * resolver writes what a start must, and nothing else — the workflow row, its task row and their
+ * two history rows, in PGlite through the engine's driver and tables, with the same group commit
+ * (starts arriving while a group is written go together in the next transaction, one INSERT per
+ * table). No validation, events, express or type-graphql: no implementation of the API on this
+ * store can take less.
+ */
+async function apolloWritingStarts(): Promise<{ url: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'orchestrator-enqueue-floor-'));
+  const driver = await PgliteDriver.open(dir);
+  await migrate(driver);
+  let waiting: { name: string; key: string; capability: string; resolve(id: string): void; reject(e: unknown): void }[] = [];
+  let writing = false;
+  const flush = async () => {
+    if (writing) return;
+    writing = true;
+    try {
+      while (waiting.length) {
+        const group = waiting;
+        waiting = [];
+        const ids = group.map(() => randomUUID());
+        const taskIds = group.map(() => randomUUID());
+        try {
+          await driver.transaction(async (tx) => {
+            await tx.query(
+              `INSERT INTO workflows (id, name, status, created_at, remaining) SELECT w.id, w.name, 'PENDING', now(), 1 FROM unnest($1::text[], $2::text[]) AS w(id, name)`,
+              [ids, group.map((g) => g.name)],
+            );
+            await tx.query(
+              `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, max_attempts, retry_backoff_ms, created_at)
+               SELECT t.id, t.w, t.k, t.k, t.c, 'QUEUED', 'null'::jsonb, 1, 0, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, w, k, c)`,
+              [taskIds, ids, group.map((g) => g.key), group.map((g) => g.capability)],
+            );
+            await tx.query(
+              `INSERT INTO history_events (type, at, workflow_id, task_id)
+               SELECT unnest($1::text[]), now(), unnest($2::text[]), unnest($3::text[])`,
+              [
+                group.flatMap(() => ['WORKFLOW_STARTED', 'TASK_QUEUED']),
+                group.flatMap((_, i) => [ids[i] as string, ids[i] as string]),
+                group.flatMap((_, i) => [null, taskIds[i] as string]) as string[],
+              ],
+            );
+          });
+          group.forEach((g, i) => g.resolve(ids[i] as string));
+        } catch (e) {
+          for (const g of group) g.reject(e);
+        }
+      }
+    } finally {
+      writing = false;
+    }
+  };
+  const server = new ApolloServer({
+    typeDefs: `type Query { ok: Boolean } type Mutation { startWorkflow(input: StartWorkflowInput!): Workflow! }
+      input StartWorkflowInput { name: String! steps: [StepInput!]! } input StepInput { key: String! capability: String! }
+      type Workflow { id: ID! }`,
+    resolvers: {
+      Mutation: {
+        startWorkflow: (_: unknown, { input }: { input: { name: string; steps: { key: string; capability: string }[] } }) =>
+          new Promise<string>((resolve, reject) => {
+            const step = input.steps[0] as { key: string; capability: string };
+            waiting.push({ name: input.name, key: step.key, capability: step.capability, resolve, reject });
+            // A loop turn later, as the engine's group commit, so requests that arrive together go together.
+            setImmediate(() => void flush());
+          }).then((id) => ({ id })),
+      },
+    },
+  });
+  const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } });
+  return {
+    url,
+    async stop() {
+      await server.stop();
+      await driver.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export const enqueueScenario: Scenario = {
   name: 'enqueue',
   higherIsBetter: true,
@@ -109,13 +195,22 @@ export const enqueueScenario: Scenario = {
       } finally {
         await plain.stop();
       }
+      const floorServer = await apolloWritingStarts();
+      let floor: number;
+      try {
+        const floorLoad = await load(floorServer.url, body, seconds);
+        if (floorLoad.errors) throw new Error(`errors under load on the enqueue floor: ${floorLoad.errors}`);
+        floor = floorLoad.rps;
+      } finally {
+        await floorServer.stop();
+      }
       const latency = await commitToAgent(server.url, server.wsUrl, ours.rps / 2, ctx.quick ? 200 : 1000);
       return {
         value: ours.rps,
         unit: 'workflows/s',
         baseline,
         baselineName: 'plain Apollo Server, static object (req/s)',
-        extra: { commitToAgentP50Ms: latency.p50, commitToAgentP99Ms: latency.p99 },
+        extra: { commitToAgentP50Ms: latency.p50, commitToAgentP99Ms: latency.p99, floorRps: floor, floorRatio: floor / baseline },
       };
     } finally {
       await server.stop();
