@@ -1,8 +1,8 @@
 // Push dispatch (`taskAssigned`): leases for one connected agent, claimed by the server as work
 // arrives, up to PUSH_BATCH per claim (never beyond the agent's free concurrency), and sent one
-// by one. Work made ready by a transaction of this instance is claimed for its waiting
-// subscribers in that same transaction; the rest when they are woken. Leases claimed but not yet
-// sent when the subscriber leaves are given back at once.
+// by one. On PGlite, work made ready by a transaction is claimed for subscribers with nothing to
+// send in that same transaction; otherwise when they are woken. Leases claimed but not yet sent
+// when the subscriber leaves are given back at once.
 import { notFound } from '../domain/errors';
 import type { TaskLease } from '../domain/workflow';
 import type { Store } from '../storage/store';
@@ -12,6 +12,8 @@ import type { Changes } from './writer';
 
 /** The most leases one push claim takes: a burst of work costs one transaction per this many. */
 const PUSH_BATCH = 50;
+/** The most subscribers one transaction claims for (the others claim for themselves when woken). */
+const CLAIMS_PER_TRANSACTION = 4;
 
 /** A connected `taskAssigned` subscriber of this instance. */
 interface Subscriber {
@@ -21,6 +23,8 @@ interface Subscriber {
   buffer: TaskLease[];
   /** Set while the subscriber claims or waits for work: firing it makes the subscriber look again. */
   wake: { fire(): void } | null;
+  /** A claim found no free slot: not tried again until the subscriber has been woken. */
+  full: boolean;
   stopped: boolean;
 }
 
@@ -31,24 +35,36 @@ export class Dispatcher {
     private readonly ctx: EngineContext,
     private readonly leases: LeaseService,
   ) {
-    ctx.writer.beforeCommit((tx, changes) => this.claimInTransaction(tx, changes));
+    // With one connection a subscriber's own claim waits behind every write queued before it (under
+    // load, most of its latency). With a pool it runs beside them, and claiming inside other
+    // transactions would only add lock waits to them: there subscribers claim for themselves.
+    if (ctx.store.oneConnection) ctx.writer.beforeCommit((tx, changes) => this.claimInTransaction(tx, changes));
   }
 
   /**
-   * Before a transaction of this instance commits work it made ready, subscribers with nothing left
-   * to send that can run it claim it in the same transaction: the lease goes out as soon as it commits, with no
-   * wake-up and no second transaction queued behind other writes. A subscriber whose agent row is
-   * held elsewhere (claiming for itself) is left to its own claim; work nobody took here is announced.
+   * Before a transaction commits work it made ready, up to CLAIMS_PER_TRANSACTION subscribers with
+   * nothing left to send (and not known to be full) that can run it claim it in the same
+   * transaction: the lease goes out once it commits, with no wake-up and no claim transaction
+   * queued behind other writes. Work nobody took here is announced as before. Subscribers tried
+   * go to the back of the line.
    */
   private async claimInTransaction(tx: Store, changes: Changes): Promise<void> {
     if (this.subscribers.size === 0) return;
+    const tried: Subscriber[] = [];
     for (const sub of this.subscribers) {
-      if (sub.stopped || sub.buffer.length) continue;
+      if (tried.length >= CLAIMS_PER_TRANSACTION) break;
+      if (sub.stopped || sub.full || sub.buffer.length) continue;
       const ready = changes.announce();
-      if (!ready.length) return;
+      if (!ready.length) break;
       if (!sub.capabilities.some((c) => ready.includes(c))) continue;
-      const { leases } = await this.leases.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifFree: true });
+      tried.push(sub);
+      const { leases, full } = await this.leases.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifFree: true });
+      if (full) sub.full = true;
       if (leases.length) changes.committed.push(() => this.deliver(sub, leases));
+    }
+    for (const sub of tried) {
+      this.subscribers.delete(sub);
+      if (!sub.stopped) this.subscribers.add(sub);
     }
   }
 
@@ -68,7 +84,7 @@ export class Dispatcher {
     if (!agent) throw notFound('agent', agentId);
     const stop = new AbortController();
     // What wakes this subscriber: work queued for its capabilities (kept current as it re-registers).
-    const sub: Subscriber = { agentId, capabilities: agent.capabilities, buffer: [], wake: null, stopped: false };
+    const sub: Subscriber = { agentId, capabilities: agent.capabilities, buffer: [], wake: null, full: false, stopped: false };
     const buffer = sub.buffer;
     const offAgent = this.ctx.bus.subscribe('agent', (e) => {
       if (e.agent.id === agentId) sub.capabilities = e.agent.capabilities;
@@ -100,6 +116,8 @@ export class Dispatcher {
         if (ready) return { value: ready, done: false };
         const wake = this.leases.wakeFor(agentId, sub.capabilities);
         sub.wake = wake;
+        // About to claim for itself, woken or not: whatever made it full may have changed.
+        sub.full = false;
         try {
           const claimed = await this.leases.claim(agentId, PUSH_BATCH);
           if (stop.signal.aborted) {

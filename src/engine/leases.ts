@@ -97,7 +97,7 @@ export class LeaseService {
     agentId: string,
     max: number,
     options: { ifFree?: boolean } = {},
-  ): Promise<{ leases: TaskLease[]; accepting: boolean }> {
+  ): Promise<{ leases: TaskLease[]; accepting: boolean; full?: boolean }> {
     const now = this.ctx.now();
     const agent = await tx.getAgentForUpdate(agentId, options.ifFree);
     if (!agent && options.ifFree) return { leases: [], accepting: false };
@@ -113,7 +113,7 @@ export class LeaseService {
       return { leases: [], accepting: false };
     }
     const free = agent.concurrency - agent.runningTasks;
-    if (free <= 0) return { leases: [], accepting: true };
+    if (free <= 0) return { leases: [], accepting: true, full: true };
     const claimed = await tx.claimTasks({
       agentId,
       capabilities: agent.capabilities,
@@ -125,14 +125,16 @@ export class LeaseService {
     const maybePending = [...new Set(claimed.flatMap((t) => (t.workflowId && !this.notPending.has(t.workflowId) ? [t.workflowId] : [])))];
     const started = await tx.markWorkflowsRunning(maybePending, now);
     for (const w of started) this.transitions.workflowChanged(changes, w, WorkflowStatus.PENDING, null);
-    // Those it did not start had already left PENDING, for good.
+    // Those it did not start had left PENDING, for good: noted once committed (this transaction may
+    // have started them itself, and may yet roll back).
     const startedIds = new Set(started.map((w) => w.id));
-    for (const id of maybePending) if (!startedIds.has(id)) this.leftPending(id);
+    const left = maybePending.filter((id) => !startedIds.has(id));
+    if (left.length) changes.committed.push(() => left.forEach((id) => this.leftPending(id)));
     changes.taken(claimed);
     if (claimed.length && agent.runningTasks + claimed.length >= agent.concurrency) {
       changes.emit({ topic: 'agent', agent: publicAgent({ ...agent, runningTasks: agent.runningTasks + claimed.length, lastSeenAt: now }) });
     }
-    return { leases: claimed.map(toLease), accepting: true };
+    return { leases: claimed.map(toLease), accepting: true, full: claimed.length >= free };
   }
 
   /**

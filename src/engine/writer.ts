@@ -102,8 +102,8 @@ export class Writer {
         this.log.error('event publish failed', { err, events: changes.events.length });
       }
     }
-    for (const listener of this.committedListeners) listener(changes);
     for (const action of changes.committed) action();
+    for (const listener of this.committedListeners) listener(changes);
     return result;
   }
 

@@ -294,6 +294,10 @@ export class SqlStore implements Store {
     return new SqlStore(driver, driver);
   }
 
+  get oneConnection(): boolean {
+    return this.driver.kind === 'pglite';
+  }
+
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db !== this.driver) return fn(this); // already inside one
     return this.driver.transaction((tx) => fn(new SqlStore(tx, this.driver)));

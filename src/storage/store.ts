@@ -105,6 +105,8 @@ export interface LeaseLookup {
 export interface Store {
   /** Runs fn against a Store bound to one transaction. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  /** True when transactions run one at a time on one connection (PGlite), never side by side. */
+  readonly oneConnection: boolean;
   /** True when storage answers a trivial query. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -299,45 +299,6 @@ describe('agent protocol: claims and leases', () => {
     await client.dispose();
   });
 
-  it('has a connected agent hold work by the time the call that made it ready answers, in dispatch order', async () => {
-    const a = await registerAgent(s, 'instant', ['cap.instant'], 2);
-    const client = wsClient(s.wsUrl);
-    const sub = subscribe<{ taskAssigned: Lease }>(client, `subscription($a: ID!) { taskAssigned(agentId: $a) { ${LEASE} } }`, { a });
-    await new Promise((res) => setTimeout(res, 200)); // the subscription is waiting for work
-    const w = await startWorkflow(s, {
-      name: 'instant',
-      steps: [
-        { key: 'x', capability: 'cap.instant' },
-        { key: 'y', capability: 'cap.instant' },
-        { key: 'z', capability: 'cap.instant' },
-        { key: 'after', capability: 'cap.instant', dependsOn: ['x'] },
-      ],
-    });
-    // When startWorkflow answers, the agent already holds as many as it may run: no wake-up, no second transaction.
-    const started = await getWorkflow(s, w.id);
-    expect(started.status).toBe('RUNNING');
-    expect(started.tasks.map((t: { key: string; status: string }) => [t.key, t.status])).toEqual([
-      ['x', 'RUNNING'],
-      ['y', 'RUNNING'],
-      ['z', 'QUEUED'],
-      ['after', 'PENDING'],
-    ]);
-    const x = (await sub.next()).data!.taskAssigned;
-    const y = (await sub.next()).data!.taskAssigned;
-    expect([x.task.key, y.task.key]).toEqual(['x', 'y']);
-    // Completing x frees a slot and makes `after` ready: that transaction claims for the agent too,
-    // in dispatch order (z waited longer), so z is running when completeTask answers.
-    await complete(s, x.id, {});
-    expect((await getWorkflow(s, w.id)).tasks.map((t: { status: string }) => t.status)).toEqual(['COMPLETED', 'RUNNING', 'RUNNING', 'QUEUED']);
-    const next = (await sub.next()).data!.taskAssigned;
-    expect(next.task).toMatchObject({ key: 'z', status: 'RUNNING' });
-    for (const lease of [y, next]) await complete(s, lease.id, {});
-    const last = (await sub.next()).data!.taskAssigned;
-    await complete(s, last.id, {});
-    expect((await getWorkflow(s, w.id)).status).toBe('COMPLETED');
-    await client.dispose();
-  });
-
   it('pushes work for capabilities an agent gains by registering again, without waiting for a timeout', async () => {
     const r = await s.data(`mutation { registerAgent(input: { name: "grower", capabilities: ["cap.old"] }) { token agent { id } } }`);
     const a = r.registerAgent.agent.id;
@@ -387,6 +348,55 @@ describe('agent protocol: silent agents', () => {
     expect((await sub.next()).data?.agentUpdated.status).toBe('OFFLINE');
     await claim(s, a);
     expect((await sub.next()).data?.agentUpdated.status).toBe('ONLINE');
+    await client.dispose();
+  });
+});
+
+// On PGlite work is claimed for connected agents in the transaction that makes it ready (with
+// PostgreSQL they claim in a transaction of their own, a moment later).
+describe('agent protocol: push dispatch on PGlite', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ DATABASE_URL: '', REDIS_URL: '' });
+  });
+  afterAll(() => s.stop());
+
+  it('has a connected agent hold work by the time the call that made it ready answers, in dispatch order', async () => {
+    const a = await registerAgent(s, 'instant', ['cap.instant'], 2);
+    const client = wsClient(s.wsUrl);
+    const sub = subscribe<{ taskAssigned: Lease }>(client, `subscription($a: ID!) { taskAssigned(agentId: $a) { ${LEASE} } }`, { a });
+    await new Promise((res) => setTimeout(res, 200)); // the subscription is waiting for work
+    const w = await startWorkflow(s, {
+      name: 'instant',
+      steps: [
+        { key: 'x', capability: 'cap.instant' },
+        { key: 'y', capability: 'cap.instant' },
+        { key: 'z', capability: 'cap.instant' },
+        { key: 'after', capability: 'cap.instant', dependsOn: ['x'] },
+      ],
+    });
+    // When startWorkflow answers, the agent already holds as many as it may run: no wake-up, no second transaction.
+    const started = await getWorkflow(s, w.id);
+    expect(started.status).toBe('RUNNING');
+    expect(started.tasks.map((t: { key: string; status: string }) => [t.key, t.status])).toEqual([
+      ['x', 'RUNNING'],
+      ['y', 'RUNNING'],
+      ['z', 'QUEUED'],
+      ['after', 'PENDING'],
+    ]);
+    const x = (await sub.next()).data!.taskAssigned;
+    const y = (await sub.next()).data!.taskAssigned;
+    expect([x.task.key, y.task.key]).toEqual(['x', 'y']);
+    // Completing x frees a slot and makes `after` ready: that transaction claims for the agent too,
+    // in dispatch order (z waited longer), so z is running when completeTask answers.
+    await complete(s, x.id, {});
+    expect((await getWorkflow(s, w.id)).tasks.map((t: { status: string }) => t.status)).toEqual(['COMPLETED', 'RUNNING', 'RUNNING', 'QUEUED']);
+    const next = (await sub.next()).data!.taskAssigned;
+    expect(next.task).toMatchObject({ key: 'z', status: 'RUNNING' });
+    for (const lease of [y, next]) await complete(s, lease.id, {});
+    const last = (await sub.next()).data!.taskAssigned;
+    await complete(s, last.id, {});
+    expect((await getWorkflow(s, w.id)).status).toBe('COMPLETED');
     await client.dispose();
   });
 });
