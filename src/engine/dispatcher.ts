@@ -51,16 +51,18 @@ export class Dispatcher {
   private async claimInTransaction(tx: Store, changes: Changes): Promise<void> {
     if (this.subscribers.size === 0) return;
     const tried: Subscriber[] = [];
+    let ready = changes.announce();
     for (const sub of this.subscribers) {
-      if (tried.length >= CLAIMS_PER_TRANSACTION) break;
+      if (!ready.length || tried.length >= CLAIMS_PER_TRANSACTION) break;
       if (sub.stopped || sub.full || sub.buffer.length) continue;
-      const ready = changes.announce();
-      if (!ready.length) break;
       if (!sub.capabilities.some((c) => ready.includes(c))) continue;
       tried.push(sub);
-      const { leases, full } = await this.leases.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifFree: true });
+      const { leases, full } = await this.leases.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifExists: true });
       if (full) sub.full = true;
-      if (leases.length) changes.committed.push(() => this.deliver(sub, leases));
+      if (leases.length) {
+        changes.committed.push(() => this.deliver(sub, leases));
+        ready = changes.announce();
+      }
     }
     for (const sub of tried) {
       this.subscribers.delete(sub);
@@ -71,11 +73,16 @@ export class Dispatcher {
   private deliver(sub: Subscriber, leases: TaskLease[]): void {
     if (sub.stopped) {
       // Gone between the claim and its commit: the tasks go back to the queue at once.
-      void this.leases.unclaim(leases.map((l) => l.id)).catch(() => undefined);
+      void this.giveBack(leases);
       return;
     }
     sub.buffer.push(...leases);
     sub.wake?.fire();
+  }
+
+  /** Leases claimed for a subscriber that will never send them: the tasks are QUEUED again, attempt unspent. */
+  private giveBack(leases: TaskLease[]): Promise<void> {
+    return leases.length ? this.leases.unclaim(leases.map((l) => l.id)).catch(() => undefined) : Promise.resolve();
   }
 
   /** Throws NOT_FOUND for an unknown agent; otherwise yields leases until the consumer returns. */
@@ -105,7 +112,7 @@ export class Dispatcher {
         clearInterval(keepAlive);
         offAgent();
         // Claimed but never delivered: the tasks go back to the queue at once, attempt unspent.
-        if (buffer.length) await this.leases.unclaim(buffer.splice(0).map((l) => l.id)).catch(() => undefined);
+        await this.giveBack(buffer.splice(0));
       }
       return { value: undefined, done: true };
     };
@@ -122,7 +129,7 @@ export class Dispatcher {
           const claimed = await this.leases.claim(agentId, PUSH_BATCH);
           if (stop.signal.aborted) {
             // The subscriber left while we claimed (finish has run): these go straight back.
-            if (claimed.length) await this.leases.unclaim(claimed.map((l) => l.id)).catch(() => undefined);
+            await this.giveBack(claimed);
             break;
           }
           if (claimed.length) {

@@ -87,20 +87,19 @@ export class LeaseService {
   }
 
   /**
-   * The claim itself, inside a transaction the caller writes. With `ifFree`, an agent whose row
-   * another transaction holds (it is claiming or changing) or that no longer exists gets nothing,
-   * and the call never waits for a lock.
+   * The claim itself, inside a transaction the caller writes. With `ifExists`, an agent that no
+   * longer exists gets nothing instead of NOT_FOUND (a claim made for it inside another write).
    */
   async claimIn(
     tx: Store,
     changes: Changes,
     agentId: string,
     max: number,
-    options: { ifFree?: boolean } = {},
+    options: { ifExists?: boolean } = {},
   ): Promise<{ leases: TaskLease[]; accepting: boolean; full?: boolean }> {
     const now = this.ctx.now();
-    const agent = await tx.getAgentForUpdate(agentId, options.ifFree);
-    if (!agent && options.ifFree) return { leases: [], accepting: false };
+    const agent = await tx.getAgentForUpdate(agentId);
+    if (!agent && options.ifExists) return { leases: [], accepting: false };
     if (!agent) throw notFound('agent', agentId);
     await this.touch(tx, [agentId]);
     if (agent.status === AgentStatus.OFFLINE) {

@@ -335,8 +335,8 @@ export class SqlStore implements Store {
     );
   }
 
-  async getAgentForUpdate(id: string, skipLocked = false): Promise<StoredAgent | null> {
-    const [r] = await this.rows(`${AGENT_SELECT} WHERE a.id = $1 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`, [id]);
+  async getAgentForUpdate(id: string): Promise<StoredAgent | null> {
+    const [r] = await this.rows(`${AGENT_SELECT} WHERE a.id = $1 FOR UPDATE`, [id]);
     return r ? toAgent(r) : null;
   }
 

@@ -113,8 +113,7 @@ export interface Store {
 
   insertAgent(agent: StoredAgent): Promise<void>;
   /** Locks the row (FOR UPDATE) when called inside a transaction. */
-  /** Locks the agent's row; with `skipLocked`, answers null instead of waiting when another transaction holds it. */
-  getAgentForUpdate(id: string, skipLocked?: boolean): Promise<StoredAgent | null>;
+  getAgentForUpdate(id: string): Promise<StoredAgent | null>;
   getAgentByNameForUpdate(name: string): Promise<StoredAgent | null>;
   getAgents(ids: readonly string[]): Promise<StoredAgent[]>;
   getAgentByName(name: string): Promise<StoredAgent | null>;
