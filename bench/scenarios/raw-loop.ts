@@ -70,12 +70,21 @@ export async function rawLoopTasksPerSecond(tasks: number, databaseUrl: string |
 }
 
 /**
- * The floor the engine's own tables set: the raw loop's statements run on `tasks` and
- * `history_events` with every index the API needs, after inserting the rows the way a workflow
- * start must. `floorTasksPerSecond` counts the insert too, as dispatch-builtin does (its clock
- * starts before startWorkflow). It does less than the engine (no RUNNING step, lease, quality or
- * workflow count), so the engine cannot beat it.
+ * The engine's tables (migrated) holding one RUNNING workflow 'w' and `tasks` QUEUED no-op tasks
+ * inserted the way a workflow start must; the clock of each floor starts before that insert.
  */
+const ENGINE_TASKS_INSERT = `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, max_attempts, retry_backoff_ms, created_at)
+  SELECT 't' || g, 'w', 'k' || g, 'step', 'noop', 'QUEUED', '{}'::jsonb, 3, 1000, now() FROM generate_series(1, $1::int) g`;
+
+async function engineWorkflow(driver: SqlDriver, tasks: number): Promise<void> {
+  await migrate(driver);
+  await driver.query(`INSERT INTO workflows (id, name, status, created_at, remaining) VALUES ('w', 'floor', 'RUNNING', now(), $1)`, [tasks]);
+}
+
+/** One `history_events` row of `type` for each task id in $1, in workflow 'w'. */
+const engineHistory = (type: string) =>
+  `INSERT INTO history_events (task_id, workflow_id, type, at) SELECT unnest($1::text[]), 'w', '${type}', now()`;
+
 /**
  * The floor of the task lifecycle itself on the engine's tables: every task is inserted QUEUED, then
  * taken RUNNING and then COMPLETED, in batches of 50 (`FOR UPDATE SKIP LOCKED`), each transition a
@@ -86,19 +95,11 @@ export async function rawLoopTasksPerSecond(tasks: number, databaseUrl: string |
  */
 export async function lifecycleFloor(tasks: number, databaseUrl: string | null = null): Promise<number> {
   return withStore(databaseUrl, async (driver) => {
-    await migrate(driver);
-    await driver.query(`INSERT INTO workflows (id, name, status, created_at, remaining) VALUES ('w', 'floor', 'RUNNING', now(), $1)`, [tasks]);
-    const history = (type: string) =>
-      `INSERT INTO history_events (task_id, workflow_id, type, at) SELECT unnest($1::text[]), 'w', '${type}', now()`;
+    await engineWorkflow(driver, tasks);
     const started = performance.now();
     await driver.transaction(async (tx) => {
-      const ids = await tx.query<{ id: string }>(
-        `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, max_attempts, retry_backoff_ms, created_at)
-         SELECT 't' || g, 'w', 'k' || g, 'step', 'noop', 'QUEUED', '{}'::jsonb, 3, 1000, now() FROM generate_series(1, $1::int) g
-         RETURNING id`,
-        [tasks],
-      );
-      await tx.query(history('TASK_QUEUED'), [ids.map((r) => r.id)]);
+      const ids = await tx.query<{ id: string }>(`${ENGINE_TASKS_INSERT} RETURNING id`, [tasks]);
+      await tx.query(engineHistory('TASK_QUEUED'), [ids.map((r) => r.id)]);
     });
     let done = 0;
     for (;;) {
@@ -108,13 +109,13 @@ export async function lifecycleFloor(tasks: number, databaseUrl: string | null =
                        ORDER BY priority DESC, seq LIMIT 50 FOR UPDATE SKIP LOCKED)
            UPDATE tasks t SET status = 'RUNNING', started_at = now() FROM c WHERE t.id = c.id RETURNING t.id`,
         );
-        if (rows.length) await tx.query(history('TASK_STARTED'), [rows.map((r) => r.id)]);
+        if (rows.length) await tx.query(engineHistory('TASK_STARTED'), [rows.map((r) => r.id)]);
         return rows.map((r) => r.id);
       });
       if (ids.length === 0) break;
       await driver.transaction(async (tx) => {
         await tx.query(`UPDATE tasks SET status = 'COMPLETED', output = '{}'::jsonb, finished_at = now() WHERE id = ANY($1::text[])`, [ids]);
-        await tx.query(history('TASK_COMPLETED'), [ids]);
+        await tx.query(engineHistory('TASK_COMPLETED'), [ids]);
       });
       done += ids.length;
     }
@@ -123,29 +124,23 @@ export async function lifecycleFloor(tasks: number, databaseUrl: string | null =
   });
 }
 
+/**
+ * The floor the engine's own tables set: the raw loop's statements run on `tasks` and
+ * `history_events` with every index the API needs, after inserting the rows the way a workflow
+ * start must. `floorTasksPerSecond` counts the insert too, as dispatch-builtin does (its clock
+ * starts before startWorkflow). It does less than the engine (no RUNNING step, lease, quality or
+ * workflow count), so the engine cannot beat it.
+ */
 export async function engineTableFloor(
   tasks: number,
   databaseUrl: string | null = null,
 ): Promise<{ insertMs: number; loopTasksPerSecond: number; floorTasksPerSecond: number }> {
   return withStore(databaseUrl, async (driver) => {
-    await migrate(driver);
-    await driver.query(`INSERT INTO workflows (id, name, status, created_at, remaining) VALUES ('w', 'floor', 'RUNNING', now(), $1)`, [tasks]);
+    await engineWorkflow(driver, tasks);
     const started = performance.now();
-    await driver.query(
-      `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, max_attempts, retry_backoff_ms, created_at)
-       SELECT 't' || g, 'w', 'k' || g, 'step', 'noop', 'QUEUED', '{}'::jsonb, 3, 1000, now() FROM generate_series(1, $1::int) g`,
-      [tasks],
-    );
+    await driver.query(ENGINE_TASKS_INSERT, [tasks]);
     const insertMs = performance.now() - started;
-    const loopMs = await skipLockedLoop(
-      driver,
-      {
-        tasks: 'tasks',
-        done: 'COMPLETED',
-        history: `INSERT INTO history_events (task_id, workflow_id, type, at) SELECT unnest($1::text[]), 'w', 'TASK_FINISHED', now()`,
-      },
-      tasks,
-    );
+    const loopMs = await skipLockedLoop(driver, { tasks: 'tasks', done: 'COMPLETED', history: engineHistory('TASK_FINISHED') }, tasks);
     return {
       insertMs,
       loopTasksPerSecond: tasks / (loopMs / 1000),
