@@ -19,6 +19,9 @@ export function backendEnv(schema = uniqueSchema()): Record<string, string> {
   };
 }
 
+/** Environment for a server on PGlite with in-process events, whatever this run tests against. */
+export const PGLITE_ONLY: Record<string, string> = { DATABASE_URL: '', REDIS_URL: '' };
+
 export async function dropSchema(env: Record<string, string>): Promise<void> {
   if (!env.DATABASE_URL || !env.DATABASE_SCHEMA) return;
   const pool = new Pool({ connectionString: env.DATABASE_URL, max: 1 });

@@ -1,4 +1,5 @@
 import { claim, complete, fail, getWorkflow, LEASE, type Lease, registerAgent, startWorkflow, waitForWorkflow } from '../helpers/engine';
+import { PGLITE_ONLY } from '../helpers/database';
 import { startTestServer, subscribe, type TestServer, wsClient } from '../helpers/server';
 
 const steps = (n: number, capability: string, extra: Record<string, unknown> = {}) =>
@@ -357,7 +358,7 @@ describe('agent protocol: silent agents', () => {
 describe('agent protocol: push dispatch on PGlite', () => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer({ DATABASE_URL: '', REDIS_URL: '' });
+    s = await startTestServer(PGLITE_ONLY);
   });
   afterAll(() => s.stop());
 

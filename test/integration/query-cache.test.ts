@@ -5,7 +5,7 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { CACHE_HEADER, ResponseCache } from '../../src/graphql/response-cache';
 import { claim, complete, registerAgent, startWorkflow } from '../helpers/engine';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { databaseUrl } from '../helpers/database';
+import { databaseUrl, PGLITE_ONLY } from '../helpers/database';
 
 async function post(url: string, query: string, variables?: Record<string, unknown>) {
   const res = await fetch(url, {
@@ -22,7 +22,7 @@ describe('query cache (PGlite)', () => {
   let s: TestServer;
   beforeAll(async () => {
     // PGlite even when this run also tests PostgreSQL: only there can every change be counted.
-    s = await startTestServer({ DATABASE_URL: '', REDIS_URL: '' });
+    s = await startTestServer(PGLITE_ONLY);
   });
   afterAll(() => s.stop());
 
@@ -117,7 +117,7 @@ async function expectNoCache(env: Record<string, string>): Promise<void> {
   }
 }
 
-it('is off with QUERY_CACHE_MB=0', () => expectNoCache({ DATABASE_URL: '', REDIS_URL: '', QUERY_CACHE_MB: '0' }));
+it('is off with QUERY_CACHE_MB=0', () => expectNoCache({ ...PGLITE_ONLY, QUERY_CACHE_MB: '0' }));
 
 // On PostgreSQL other instances write too.
 (databaseUrl ? it : it.skip)('is off on PostgreSQL', () => expectNoCache({}));
