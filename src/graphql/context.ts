@@ -49,22 +49,51 @@ const LOADERS: { [K in keyof Loaders]: (o: Orchestrator) => Loaders[K] } = {
   taskErrors: (o) => new DataLoader((ids) => o.workflows.errorsBy('task', ids)),
 };
 
-/**
- * The batch loaders of one operation, each made on first use: a subscription (thousands may be
- * open) or a small query carries none of the ones it never touches.
- */
-export function createLoaders(o: Orchestrator): Loaders {
-  const made: Partial<Loaders> = {};
-  const loaders = {} as Loaders;
-  for (const key of Object.keys(LOADERS) as (keyof Loaders)[]) {
-    Object.defineProperty(loaders, key, {
-      enumerable: true,
-      get: () => (made[key] ??= LOADERS[key](o) as never),
-    });
-  }
-  return loaders;
+/** Loaders made so far for one operation, each on first use through a getter on the prototype. */
+class LoadersOnUse {
+  readonly made: Partial<Loaders> = {};
+  constructor(readonly orchestrator: Orchestrator) {}
+}
+for (const key of Object.keys(LOADERS) as (keyof Loaders)[]) {
+  Object.defineProperty(LoadersOnUse.prototype, key, {
+    get(this: LoadersOnUse) {
+      return (this.made[key] ??= LOADERS[key](this.orchestrator) as never);
+    },
+  });
 }
 
-export function createContext(orchestrator: Orchestrator, lifecycle: Lifecycle, signal?: AbortSignal): GraphQLContext {
-  return { orchestrator, lifecycle, loaders: createLoaders(orchestrator), signal };
+/**
+ * The batch loaders of one operation, each made on first use: a subscription (thousands may be
+ * open) or a small query carries none of the ones it never touches, and making the set costs one
+ * small object.
+ */
+export function createLoaders(o: Orchestrator): Loaders {
+  return new LoadersOnUse(o) as unknown as Loaders;
+}
+
+/**
+ * One operation's context. The signal is a getter on the prototype, made on first use (only a
+ * long-poll asks for it): Apollo Server copies a context's own properties for every request, and
+ * an own getter would be called by that copy.
+ */
+class OperationContext implements GraphQLContext {
+  readonly loaders: Loaders;
+  private madeSignal: AbortSignal | undefined;
+
+  constructor(
+    readonly orchestrator: Orchestrator,
+    readonly lifecycle: Lifecycle,
+    private readonly clientGone?: () => AbortSignal,
+  ) {
+    this.loaders = createLoaders(orchestrator);
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.clientGone ? (this.madeSignal ??= this.clientGone()) : undefined;
+  }
+}
+
+/** `clientGone` makes the operation's signal: one that fires if the client goes away first. */
+export function createContext(orchestrator: Orchestrator, lifecycle: Lifecycle, clientGone?: () => AbortSignal): GraphQLContext {
+  return new OperationContext(orchestrator, lifecycle, clientGone);
 }

@@ -11,6 +11,7 @@ import {
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
+  visit,
 } from 'graphql';
 import { type ComplexityEstimator, getComplexity } from 'graphql-query-complexity';
 
@@ -33,7 +34,9 @@ const estimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
   return 1 + (isList && field.name !== 'edges' ? UNBOUNDED_LIST_FACTOR : 1) * childComplexity;
 };
 
-function limitError(code: 'QUERY_TOO_DEEP' | 'QUERY_TOO_COMPLEX', message: string): GraphQLError {
+type LimitCode = 'QUERY_TOO_DEEP' | 'QUERY_TOO_COMPLEX';
+
+function limitError(code: LimitCode, message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
 }
 
@@ -59,8 +62,62 @@ export function operationDepth(document: DocumentNode, operation: OperationDefin
   return depthOf(operation.selectionSet, new Set());
 }
 
+/**
+ * Verdicts already reached for a document (Apollo hands the same parsed document to every request
+ * with the same query text): costing walks the whole operation with the schema, which took 7 % of
+ * the server's time when one mutation was sent over and over. A verdict depends on the document,
+ * the operation and the values of the variables given to `first` arguments (the only arguments
+ * the estimator reads); those variables are found once per document.
+ */
+interface Verdicts {
+  pagingVariables: string[];
+  /** null: within limits; otherwise the refusal's code and message (each refusal is a new error). */
+  byKey: Map<string, { code: LimitCode; message: string } | null>;
+}
+const verdicts = new WeakMap<DocumentNode, Verdicts>();
+/** Distinct operation and paging values remembered per document; beyond this they start over. */
+const MAX_VERDICTS = 100;
+
+function verdictsFor(document: DocumentNode): Verdicts {
+  let found = verdicts.get(document);
+  if (!found) {
+    const names = new Set<string>();
+    visit(document, {
+      Argument(node) {
+        if (node.name.value !== 'first') return;
+        visit(node.value, { Variable: (v) => void names.add(v.name.value) });
+      },
+    });
+    found = { pagingVariables: [...names], byKey: new Map() };
+    verdicts.set(document, found);
+  }
+  return found;
+}
+
 /** Returns the error that refuses the operation, or null when it is within limits. */
 export function checkLimits(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+  limits: QueryLimits,
+): GraphQLError | null {
+  const known = verdictsFor(document);
+  const key = JSON.stringify([operationName ?? null, limits.maxDepth, limits.maxComplexity, ...known.pagingVariables.map((v) => variables?.[v] ?? null)]);
+  const cached = known.byKey.get(key);
+  if (cached !== undefined) return cached && limitError(cached.code, cached.message);
+  const verdict = judge(schema, document, operationName, variables, limits);
+  const code = verdict?.extensions.code;
+  // Variables that do not fit the operation are refused, but not remembered: the key holds only
+  // the paging variables, and the next request may bring others.
+  if (code !== 'BAD_USER_INPUT') {
+    if (known.byKey.size >= MAX_VERDICTS) known.byKey.clear();
+    known.byKey.set(key, verdict && { code: code as LimitCode, message: verdict.message });
+  }
+  return verdict;
+}
+
+function judge(
   schema: GraphQLSchema,
   document: DocumentNode,
   operationName: string | null | undefined,

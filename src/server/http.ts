@@ -1,13 +1,13 @@
-// One port for everything: GraphQL over HTTP (Apollo Server on express) and over WebSocket
-// (graphql-ws) at /graphql, plus /healthz and /readyz. Owns start-up and the graceful stop.
+// One port for everything: GraphQL over HTTP (Apollo Server on Node's handler) and over WebSocket
+// (graphql-ws) at /graphql, plus /healthz, /readyz and /metrics (express). Owns start-up and the
+// graceful stop.
 import { createHash } from 'node:crypto';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { expressMiddleware } from '@as-integrations/express5';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import { GraphQLError, type GraphQLFormattedError, parse, specifiedRules, validate } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -27,6 +27,7 @@ import { PgliteDriver } from '../storage/pglite';
 import { PostgresDriver } from '../storage/postgres';
 import { SqlStore } from '../storage/sql-store';
 import type { Config } from './config';
+import { graphqlOverHttp, isGraphQLPath } from './graphql-http';
 import { renderMetrics } from './metrics';
 
 export interface RunningServer {
@@ -71,12 +72,13 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       setImmediate(() => void close(drainTimeoutMs));
     },
   };
-  const context = (signal?: AbortSignal): GraphQLContext => createContext(orchestrator, lifecycle, signal);
+  const context = (clientGone?: () => AbortSignal): GraphQLContext => createContext(orchestrator, lifecycle, clientGone);
   const format = formatError(log);
 
   const app = express();
   app.disable('x-powered-by');
-  const httpServer: HttpServer = createServer(app);
+  let graphql: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  const httpServer: HttpServer = createServer((req, res) => (graphql && isGraphQLPath(req.url) ? graphql(req, res) : app(req, res)));
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.maxBodyBytes });
   const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: GraphQLContext }>(
     {
@@ -168,20 +170,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       res.status(503).type('text/plain').send('# storage unavailable\n');
     }
   });
-  app.use(
-    '/graphql',
-    express.json({ limit: config.maxBodyBytes, type: ['application/json', 'application/graphql-response+json'] }),
-    expressMiddleware(apollo, {
-      context: async ({ res }) => {
-        const gone = new AbortController();
-        res.once('close', () => {
-          if (!res.writableFinished) gone.abort();
-        });
-        return context(gone.signal);
-      },
-    }),
-  );
-  app.use(bodyErrors(log));
+  graphql = graphqlOverHttp(apollo, { maxBodyBytes: config.maxBodyBytes, context, log });
 
   // Everything is running before the port opens: a request (even `shutdown`) never meets a
   // half-started instance.
@@ -244,22 +233,6 @@ export function eventChannel(config: Config): string {
   const db = config.database;
   const where = db ? `${db.url.replace(/\/\/[^@/]*@/, '//')}#${db.schema ?? 'public'}` : `pglite:${config.dataDir}`;
   return `orchestrator:events:${createHash('sha256').update(where).digest('hex').slice(0, 16)}`;
-}
-
-/** Body parser failures answer JSON with the right status: 413 too large, 400 malformed. */
-function bodyErrors(log: Logger) {
-  return (err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
-    const e = err as { type?: string; status?: number };
-    if (e.type === 'entity.too.large') {
-      res.status(413).json({ errors: [{ message: 'request body is too large', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
-    } else if (e.status && e.status >= 400 && e.status < 500) {
-      res.status(e.status).json({ errors: [{ message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
-    } else {
-      log.error('unhandled HTTP error', { err });
-      res.status(500).json({ errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-    }
-  };
 }
 
 /** Counts running operations; idle() resolves when none is left, or after at most `ms`. */

@@ -101,6 +101,28 @@ describe('hostile and malformed input', () => {
     await client.dispose();
   });
 
+  it('judges the same query text by the paging values it is given, each time', async () => {
+    const query = `query($n: Int!) { errorRecords(first: $n) { edges { node { id message summary context } } } }`;
+    const code = async (n: unknown) => (await s.gql(query, { n })).body.errors?.[0]?.extensions?.code ?? 'OK';
+    expect(await code(5)).toBe('OK');
+    expect(await code(500)).toBe('QUERY_TOO_COMPLEX');
+    expect(await code(5)).toBe('OK');
+    expect(await code('five')).toBe('BAD_USER_INPUT');
+    expect(await code(500)).toBe('QUERY_TOO_COMPLEX');
+    expect(await code(6)).toBe('OK');
+  });
+
+  it('answers 415 with a JSON error for a body in an encoding it cannot read', async () => {
+    const res = await fetch(s.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'compress' },
+      body: JSON.stringify({ query: '{ status { status } }' }),
+    });
+    expect(res.status).toBe(415);
+    expect((await res.json()).errors[0].extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    await stillServing();
+  });
+
   it('gives a syntax error the same code over WebSocket as over HTTP', async () => {
     const client = wsClient(s.wsUrl);
     const sub = subscribe(client, `subscription { agentUpdated { `);
