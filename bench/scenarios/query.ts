@@ -17,15 +17,13 @@ import WebSocket from 'ws';
 
 const QUERY = `query($id: ID!) { workflow(id: $id) { progress { total completed fraction } tasks { key status output agent { name } errors { type } } } }`;
 
+/** Every server is measured warm: one second of the same load first, not counted. */
+const WARM_UP_SECONDS = 1;
+
 async function load(url: string, body: string, seconds: number): Promise<{ rps: number; p99: number; errors: number }> {
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-    connections: 50,
-    duration: seconds,
-  });
+  const run = (duration: number) => autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration });
+  await run(WARM_UP_SECONDS);
+  const result = await run(seconds);
   return { rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
 }
 
