@@ -5,10 +5,14 @@ import { AgentStatus, HistoryEventType } from '../domain/enums';
 import { publicAgent } from './agents';
 import type { EngineContext } from './context';
 import type { LeaseService } from './leases';
+import type { Changes } from './writer';
+import type { Store } from '../storage/store';
 
 export const SWEEPER_LOCK = 7_310_002;
-/** Overdue tasks handled per transaction; the rest wait for the next pass. */
-const BATCH = 200;
+/** Overdue tasks handled per transaction. */
+const BATCH = 50;
+/** Transactions of overdue tasks per pass; the rest wait for the next pass. */
+const BATCHES_PER_PASS = 20;
 
 export class Sweeper {
   private timer: NodeJS.Timeout | null = null;
@@ -43,18 +47,17 @@ export class Sweeper {
     return this.running;
   }
 
+  /**
+   * Each batch of overdue tasks is a transaction of its own. On PGlite a transaction holds the
+   * event loop while it runs: when an agent holding 2,000 leases went silent, expiring them all in
+   * one transaction stopped every request for 1.6 s.
+   */
   private async sweep(): Promise<void> {
     const now = this.ctx.now();
     const from = this.lastTick;
-    await this.ctx.writer.write(async (tx, changes) => {
-      if (!(await tx.tryLock(SWEEPER_LOCK))) return;
-      let handled = 0;
-      for (;;) {
-        const overdue = await tx.overdueTasks(now, BATCH);
-        for (const task of overdue) await this.leases.expire(tx, changes, task, task.reason);
-        handled += overdue.length;
-        if (overdue.length < BATCH || handled >= BATCH * 10) break;
-      }
+    let expired = await this.ctx.writer.write(async (tx, changes) => {
+      if (!(await tx.tryLock(SWEEPER_LOCK))) return 0;
+      const n = await this.expireBatch(tx, changes, now);
       for (const agent of await tx.markSilentAgentsOffline(new Date(now.getTime() - this.ctx.options.leaseTimeoutMs))) {
         changes.record({
           type: HistoryEventType.AGENT_STATUS_CHANGED,
@@ -64,8 +67,21 @@ export class Sweeper {
         changes.emit({ topic: 'agent', agent: publicAgent(agent) });
       }
       for (const capability of await tx.capabilitiesAvailableBetween(from, now)) changes.wake(capability);
-      if (handled) this.ctx.log.info('sweeper handled overdue tasks', { count: handled });
+      return n;
     });
+    let handled = expired;
+    for (let batches = 1; expired === BATCH && batches < BATCHES_PER_PASS; batches++) {
+      expired = await this.ctx.writer.write(async (tx, changes) => ((await tx.tryLock(SWEEPER_LOCK)) ? this.expireBatch(tx, changes, now) : 0));
+      handled += expired;
+    }
+    if (handled) this.ctx.log.info('sweeper handled overdue tasks', { count: handled });
     this.lastTick = now;
+  }
+
+  /** Expires up to BATCH overdue tasks; answers how many. */
+  private async expireBatch(tx: Store, changes: Changes, now: Date): Promise<number> {
+    const overdue = await tx.overdueTasks(now, BATCH);
+    for (const task of overdue) await this.leases.expire(tx, changes, task, task.reason);
+    return overdue.length;
   }
 }

@@ -341,6 +341,17 @@ describe('agent protocol: silent agents', () => {
     expect(done.tasks[0]).toMatchObject({ output: { from: 'rescuer' }, errors: [{ type: 'AGENT_LOST' }], agent: { name: 'rescuer' } });
   });
 
+  it('expires every lease of an agent that held more than one sweep transaction takes, and fails them all', async () => {
+    const crowd = await registerAgent(s, 'crowd', ['cap.crowd'], 200);
+    const w = await startWorkflow(s, { name: 'crowd', steps: Array.from({ length: 130 }, (_, i) => ({ key: `c${i}`, capability: 'cap.crowd' })) });
+    let held = 0;
+    while (held < 130) held += (await claim(s, crowd, 50)).length;
+    const done = await waitForWorkflow(s, w.id);
+    expect(done.status).toBe('FAILED');
+    expect(done.tasks).toHaveLength(130);
+    for (const t of done.tasks) expect(t).toMatchObject({ status: 'FAILED', errors: [{ type: 'AGENT_LOST' }] });
+  });
+
   it('marks a remote agent OFFLINE when it is not seen for the lease timeout, and ONLINE when it claims again', async () => {
     const a = await registerAgent(s, 'sleepy', ['cap.sleepy']);
     const client = wsClient(s.wsUrl);

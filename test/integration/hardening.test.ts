@@ -119,7 +119,7 @@ describe('hostile and malformed input', () => {
       body: JSON.stringify({ query: '{ status { status } }' }),
     });
     expect(res.status).toBe(415);
-    expect((await res.json()).errors[0].extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     await stillServing();
   });
 
