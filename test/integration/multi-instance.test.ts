@@ -50,11 +50,13 @@ const steps = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `s${i}`
   // Leases long enough that a slow machine never lets one expire while its agent still works on
   // it; the kill test waits that long for the dead instance's leases to run out.
   const env = { ...backend, LEASE_TIMEOUT_MS: '5000', SWEEP_INTERVAL_MS: '100', LOG_LEVEL: 'warn' };
-  const dataDir = mkdtempSync(join(tmpdir(), 'orchestrator-multi-'));
+  // Made in beforeAll: a describe skipped for want of PostgreSQL and Redis makes (and leaves) nothing.
+  let dataDir: string;
   let a: ServerProcess;
   let b: ServerProcess;
 
   beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'orchestrator-multi-'));
     a = await spawnServer({ ...env, DATA_DIR: join(dataDir, 'a'), INSTANCE_ID: 'A' });
     b = await spawnServer({ ...env, DATA_DIR: join(dataDir, 'b'), INSTANCE_ID: 'B' });
   });
