@@ -103,7 +103,9 @@ export function checkLimits(
   limits: QueryLimits,
 ): GraphQLError | null {
   const known = verdictsFor(document);
-  const key = JSON.stringify([operationName ?? null, limits.maxDepth, limits.maxComplexity, ...known.pagingVariables.map((v) => variables?.[v] ?? null)]);
+  // A paging variable left out (its default applies) is told from one given as null: [] vs [null].
+  const paging = known.pagingVariables.map((v) => (variables && Object.hasOwn(variables, v) ? [variables[v]] : []));
+  const key = JSON.stringify([operationName ?? null, limits.maxDepth, limits.maxComplexity, ...paging]);
   const cached = known.byKey.get(key);
   if (cached !== undefined) return cached && limitError(cached.code, cached.message);
   const verdict = judge(schema, document, operationName, variables, limits);

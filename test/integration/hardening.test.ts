@@ -110,6 +110,10 @@ describe('hostile and malformed input', () => {
     expect(await code('five')).toBe('BAD_USER_INPUT');
     expect(await code(500)).toBe('QUERY_TOO_COMPLEX');
     expect(await code(6)).toBe('OK');
+    // Left out, the default (500) applies; given as null, it does not: two different verdicts.
+    const defaulted = `query($n: Int = 500) { errorRecords(first: $n) { edges { node { id message summary context } } } }`;
+    expect((await s.gql(defaulted, {})).body.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+    expect((await s.gql(defaulted, { n: null })).body.errors?.[0]?.extensions?.code).not.toBe('QUERY_TOO_COMPLEX');
   });
 
   it('answers 415 with a JSON error for a body in an encoding it cannot read', async () => {
