@@ -5,8 +5,6 @@ import { AgentStatus, HistoryEventType } from '../domain/enums';
 import { publicAgent } from './agents';
 import type { EngineContext } from './context';
 import type { LeaseService } from './leases';
-import type { Changes } from './writer';
-import type { Store } from '../storage/store';
 
 export const SWEEPER_LOCK = 7_310_002;
 /** Overdue tasks handled per transaction. */
@@ -55,33 +53,29 @@ export class Sweeper {
   private async sweep(): Promise<void> {
     const now = this.ctx.now();
     const from = this.lastTick;
-    let expired = await this.ctx.writer.write(async (tx, changes) => {
-      if (!(await tx.tryLock(SWEEPER_LOCK))) return 0;
-      const n = await this.expireBatch(tx, changes, now);
-      for (const agent of await tx.markSilentAgentsOffline(new Date(now.getTime() - this.ctx.options.leaseTimeoutMs))) {
-        changes.record({
-          type: HistoryEventType.AGENT_STATUS_CHANGED,
-          agentId: agent.id,
-          data: { to: AgentStatus.OFFLINE, reason: `not seen for ${this.ctx.options.leaseTimeoutMs} ms` },
-        });
-        changes.emit({ topic: 'agent', agent: publicAgent(agent) });
-      }
-      for (const capability of await tx.capabilitiesAvailableBetween(from, now)) changes.wake(capability);
-      return n;
-    });
-    let handled = expired;
-    for (let batches = 1; expired === BATCH && batches < BATCHES_PER_PASS; batches++) {
-      expired = await this.ctx.writer.write(async (tx, changes) => ((await tx.tryLock(SWEEPER_LOCK)) ? this.expireBatch(tx, changes, now) : 0));
+    let handled = 0;
+    for (let batch = 0; batch < BATCHES_PER_PASS; batch++) {
+      const expired = await this.ctx.writer.write(async (tx, changes) => {
+        if (!(await tx.tryLock(SWEEPER_LOCK))) return 0;
+        const overdue = await tx.overdueTasks(now, BATCH);
+        for (const task of overdue) await this.leases.expire(tx, changes, task, task.reason);
+        if (batch > 0) return overdue.length;
+        // Once per pass, with the first batch.
+        for (const agent of await tx.markSilentAgentsOffline(new Date(now.getTime() - this.ctx.options.leaseTimeoutMs))) {
+          changes.record({
+            type: HistoryEventType.AGENT_STATUS_CHANGED,
+            agentId: agent.id,
+            data: { to: AgentStatus.OFFLINE, reason: `not seen for ${this.ctx.options.leaseTimeoutMs} ms` },
+          });
+          changes.emit({ topic: 'agent', agent: publicAgent(agent) });
+        }
+        for (const capability of await tx.capabilitiesAvailableBetween(from, now)) changes.wake(capability);
+        return overdue.length;
+      });
       handled += expired;
+      if (expired < BATCH) break;
     }
     if (handled) this.ctx.log.info('sweeper handled overdue tasks', { count: handled });
     this.lastTick = now;
-  }
-
-  /** Expires up to BATCH overdue tasks; answers how many. */
-  private async expireBatch(tx: Store, changes: Changes, now: Date): Promise<number> {
-    const overdue = await tx.overdueTasks(now, BATCH);
-    for (const task of overdue) await this.leases.expire(tx, changes, task, task.reason);
-    return overdue.length;
   }
 }
