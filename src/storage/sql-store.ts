@@ -31,6 +31,8 @@ const json = (v: unknown): string | null => (v === undefined || v === null ? nul
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 const date = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
 const str = (v: unknown): string | null => (v == null ? null : String(v));
+/** A jsonb column selected as text: its value, keys in the order jsonb keeps them. */
+const parsed = (v: unknown): unknown => (v == null ? null : JSON.parse(String(v)));
 
 /** Collects AND-ed conditions and their parameters for a dynamic WHERE clause. */
 class Conditions {
@@ -613,13 +615,16 @@ export class SqlStore implements Store {
 
   async insertWorkflows(ws: StoredWorkflow[]): Promise<StoredWorkflow[]> {
     if (ws.length === 0) return [];
+    // Only what the database makes is returned (seq, and input as jsonb orders its keys); the rest
+    // is what was written. Returning whole rows cost a third of the statement (PGlite encodes and
+    // decodes every field of every row).
     const rows = await this.rows(
       `INSERT INTO workflows (id, name, status, input, idempotency_key, created_at, remaining)
        SELECT id, name, status, input::jsonb, idempotency_key, created_at::timestamptz, remaining
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
               WITH ORDINALITY AS w(id, name, status, input, idempotency_key, created_at, remaining, n)
         ORDER BY n
-       RETURNING ${WORKFLOW_COLUMNS}`,
+       RETURNING id, seq::text AS seq, input::text AS input`,
       [
         ws.map((w) => w.id),
         ws.map((w) => w.name),
@@ -630,8 +635,11 @@ export class SqlStore implements Store {
         ws.map((w) => w.remaining) as unknown as string[],
       ],
     );
-    const byId = new Map(rows.map((r) => [String(r.id), toWorkflow(r)]));
-    return ws.map((w) => byId.get(w.id) as StoredWorkflow);
+    const byId = new Map(rows.map((r) => [String(r.id), r]));
+    return ws.map((w) => {
+      const r = byId.get(w.id) as Row;
+      return { ...w, seq: String(r.seq), input: parsed(r.input), output: null, startedAt: null, finishedAt: null, failedRequired: 0, partial: 0 };
+    });
   }
 
   async getWorkflowByIdempotencyKey(key: string): Promise<StoredWorkflow | null> {
@@ -647,13 +655,16 @@ export class SqlStore implements Store {
   async insertTasks(tasks: NewTask[]): Promise<StoredTask[]> {
     if (tasks.length === 0) return [];
     const col = <K extends keyof NewTask>(k: K) => tasks.map((t) => t[k]);
-    // One statement for the whole workflow; depends_on travels as JSON because unnest flattens arrays.
+    // One statement for the whole workflow; depends_on travels as JSON because unnest flattens arrays
+    // (a step without dependencies skips the subquery that unpacks it).
     const rows = await this.rows(
       `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
                           retry_backoff_ms, timeout_ms, priority, depends_on, continue_on_failure, pending_deps, created_at,
                           resolved_input)
        SELECT id, workflow_id, key, name, capability, status, input::jsonb, has_refs, max_attempts, retry_backoff_ms,
-              timeout_ms, priority, ARRAY(SELECT jsonb_array_elements_text(deps::jsonb)), continue_on_failure,
+              timeout_ms, priority,
+              CASE WHEN deps = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(deps::jsonb)) END,
+              continue_on_failure,
               pending_deps, created_at::timestamptz, resolved::jsonb
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
                      $9::int[], $10::int[], $11::int[], $12::int[], $13::text[], $14::boolean[], $15::int[], $16::text[],
@@ -661,7 +672,7 @@ export class SqlStore implements Store {
               WITH ORDINALITY AS t(id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
                    retry_backoff_ms, timeout_ms, priority, deps, continue_on_failure, pending_deps, created_at, resolved, n)
         ORDER BY n
-       RETURNING ${taskColumns()}`,
+       RETURNING id, seq::text AS seq, coalesce(resolved_input, input)::text AS input`,
       [
         col('id'),
         col('workflowId'),
@@ -682,7 +693,42 @@ export class SqlStore implements Store {
         tasks.map((t) => (t.resolvedInput === undefined ? null : JSON.stringify(t.resolvedInput))) as string[],
       ],
     );
-    return rows.map(toTask).sort(bySeq);
+    // As insertWorkflows: only seq and the stored input come back. In the order given, which is seq order.
+    const byId = new Map(rows.map((r) => [String(r.id), r]));
+    return tasks.map((t) => {
+      const r = byId.get(t.id) as Row;
+      return {
+        id: t.id,
+        seq: String(r.seq),
+        workflowId: t.workflowId,
+        key: t.key,
+        name: t.name,
+        capability: t.capability,
+        status: t.status,
+        outcome: null,
+        input: parsed(r.input),
+        output: null,
+        progress: null,
+        progressMessage: null,
+        attempt: 0,
+        maxAttempts: t.maxAttempts,
+        retryBackoffMs: t.retryBackoffMs,
+        timeoutMs: t.timeoutMs,
+        priority: t.priority,
+        dependsOn: t.dependsOn,
+        continueOnFailure: t.continueOnFailure,
+        agentId: null,
+        createdAt: t.createdAt,
+        startedAt: null,
+        finishedAt: null,
+        hasRefs: t.hasRefs,
+        pendingDeps: t.pendingDeps,
+        leaseId: null,
+        leaseExpiresAt: null,
+        claimedAt: null,
+        progressAt: null,
+      };
+    });
   }
 
   async insertEdges(edges: { depId: string; taskId: string }[]): Promise<void> {

@@ -140,6 +140,25 @@ describe('workflows on the built-in agents', () => {
     expect(t.errors.map((e: any) => e.type)).toEqual(['TIMEOUT', 'TIMEOUT']);
   });
 
+  it('answers a start and announces its tasks with inputs exactly as every later read gives them', async () => {
+    const client = wsClient(s.wsUrl);
+    const queued = subscribe(client, `subscription { taskUpdated(statuses: [QUEUED]) { task { key input workflowId } } }`);
+    await s.waitForListeners('task', 1);
+    // Keys in an order the database does not keep (it orders them by length, then bytes).
+    const input = { zz: 1, a: { yy: [{ ccc: 1, b: 2 }], b: 3 } };
+    const stored = { a: { b: 3, yy: [{ b: 2, ccc: 1 }] }, zz: 1 };
+    const started = await s.data(`mutation($i: StartWorkflowInput!) { startWorkflow(input: $i) { id input tasks { key input } } }`, {
+      i: { name: 'key-order', input, steps: [{ key: 'only', capability: 'nobody.takes.this', input }] },
+    });
+    const event = (await queued.next()).data?.taskUpdated.task;
+    const read = await getWorkflow(s, started.startWorkflow.id);
+    for (const seen of [started.startWorkflow.input, started.startWorkflow.tasks[0].input, event.input, read.input, read.tasks[0].input]) {
+      expect(JSON.stringify(seen)).toBe(JSON.stringify(stored));
+    }
+    expect(event.workflowId).toBe(started.startWorkflow.id);
+    await client.dispose();
+  });
+
   it('returns the first workflow for a repeated idempotencyKey and writes nothing new', async () => {
     const input = { name: 'once', idempotencyKey: 'order-42', steps: [{ key: 'a', capability: 'builtin.echo' }] };
     const first = await startWorkflow(s, input);
