@@ -1,13 +1,14 @@
 // Push dispatch (`taskAssigned`): leases for one connected agent, claimed by the server as work
 // arrives, up to PUSH_BATCH per claim (never beyond the agent's free concurrency), and sent one
 // by one. On PGlite, work made ready by a transaction is claimed for subscribers with nothing to
-// send in that same transaction; otherwise when they are woken. Leases claimed but not yet sent
-// when the subscriber leaves are given back at once.
+// send in that same transaction; otherwise when they are woken. A subscriber claims for itself
+// only when something it could take may be waiting (it listens from before each claim on). Leases
+// claimed but not yet sent when the subscriber leaves are given back at once.
 import { notFound } from '../domain/errors';
 import type { TaskLease } from '../domain/workflow';
 import type { Store } from '../storage/store';
 import type { EngineContext } from './context';
-import type { LeaseService } from './leases';
+import type { LeaseService, Wake } from './leases';
 import type { Changes } from './writer';
 
 /** The most leases one push claim takes: a burst of work costs one transaction per this many. */
@@ -21,10 +22,15 @@ interface Subscriber {
   capabilities: readonly string[];
   /** Claimed, not yet sent. */
   buffer: TaskLease[];
-  /** Set while the subscriber claims or waits for work: firing it makes the subscriber look again. */
-  wake: { fire(): void } | null;
+  /**
+   * What can give the subscriber work, heard from before its last claim on: while nothing has
+   * fired it, that claim (or a push claim since) left nothing the subscriber could take.
+   */
+  wake: Wake | null;
   /** A claim found no free slot: not tried again until the subscriber has been woken. */
   full: boolean;
+  /** A push claim took as many as one claim may: more may be ready. */
+  more: boolean;
   stopped: boolean;
 }
 
@@ -59,6 +65,7 @@ export class Dispatcher {
       tried.push(sub);
       const { leases, full } = await this.leases.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifExists: true });
       if (full) sub.full = true;
+      if (leases.length >= PUSH_BATCH) sub.more = true;
       if (leases.length) {
         changes.committed.push(() => this.deliver(sub, leases));
         ready = changes.announce();
@@ -77,7 +84,9 @@ export class Dispatcher {
       return;
     }
     sub.buffer.push(...leases);
-    sub.wake?.fire();
+    // Resumes a waiting subscriber to send them. Not a sign of more work: this claim took all it
+    // could see, and what is queued after it either is claimed the same way or fires the wake.
+    sub.wake?.release();
   }
 
   /** Leases claimed for a subscriber that will never send them: the tasks are QUEUED again, attempt unspent. */
@@ -91,7 +100,7 @@ export class Dispatcher {
     if (!agent) throw notFound('agent', agentId);
     const stop = new AbortController();
     // What wakes this subscriber: work queued for its capabilities (kept current as it re-registers).
-    const sub: Subscriber = { agentId, capabilities: agent.capabilities, buffer: [], wake: null, full: false, stopped: false };
+    const sub: Subscriber = { agentId, capabilities: agent.capabilities, buffer: [], wake: null, full: false, more: false, stopped: false };
     const buffer = sub.buffer;
     const offAgent = this.ctx.bus.subscribe('agent', (e) => {
       if (e.agent.id === agentId) sub.capabilities = e.agent.capabilities;
@@ -109,6 +118,8 @@ export class Dispatcher {
         stop.abort();
         sub.stopped = true;
         this.subscribers.delete(sub);
+        sub.wake?.cancel();
+        sub.wake = null;
         clearInterval(keepAlive);
         offAgent();
         // Claimed but never delivered: the tasks go back to the queue at once, attempt unspent.
@@ -121,12 +132,23 @@ export class Dispatcher {
       while (!stop.signal.aborted) {
         const ready = buffer.shift();
         if (ready) return { value: ready, done: false };
-        const wake = this.leases.wakeFor(agentId, sub.capabilities);
-        sub.wake = wake;
-        // About to claim for itself, woken or not: whatever made it full may have changed.
-        sub.full = false;
-        try {
-          const claimed = await this.leases.claim(agentId, PUSH_BATCH);
+        // Claims only when something may be waiting for it: at first, after a wake-up (or a wait
+        // that timed out), or when a push claim was cut at PUSH_BATCH. A buffer a push claim filled
+        // and nothing since does not need a claim of its own to learn that nothing else is ready:
+        // that was one more write transaction for every push, finding nothing.
+        if (!sub.wake || sub.wake.fired || sub.more) {
+          sub.wake?.cancel();
+          const wake = this.leases.wakeFor(agentId, sub.capabilities);
+          sub.wake = wake;
+          sub.more = false;
+          // About to claim for itself, woken or not: whatever made it full may have changed.
+          sub.full = false;
+          const claimed = await this.leases.claim(agentId, PUSH_BATCH).catch((e: unknown) => {
+            // The next call claims again with a fresh wake.
+            wake.cancel();
+            if (sub.wake === wake) sub.wake = null;
+            throw e;
+          });
           if (stop.signal.aborted) {
             // The subscriber left while we claimed (finish has run): these go straight back.
             await this.giveBack(claimed);
@@ -134,13 +156,16 @@ export class Dispatcher {
           }
           if (claimed.length) {
             buffer.push(...claimed);
+            sub.more = claimed.length >= PUSH_BATCH;
             continue;
           }
-          await wake.wait(this.ctx.options.leaseTimeoutMs, stop.signal);
-        } finally {
-          sub.wake = null;
-          wake.cancel();
         }
+        // A push claim may have delivered while this subscriber claimed for itself.
+        if (buffer.length) continue;
+        const wake = sub.wake as Wake;
+        await wake.wait(this.ctx.options.leaseTimeoutMs, stop.signal);
+        // A wait that ran out without a wake-up claims anyway, as a safety net.
+        if (!wake.fired && !buffer.length) sub.more = true;
       }
       return finish();
     };

@@ -41,6 +41,20 @@ function toLease(t: StoredTask): TaskLease {
   };
 }
 
+/** What wakeFor returns: events that can give an agent work, remembered from when it was made. */
+export interface Wake {
+  /** Resolves once something happened (at once if it already has), after `ms`, or on abort. */
+  wait(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Something happened: waiting ends, now and for every later wait. */
+  fire(): void;
+  /** Whether something happened since the wake was made. */
+  readonly fired: boolean;
+  /** Ends the current wait, if any, without counting as something that happened. */
+  release(): void;
+  /** Stops listening (and ends the current wait). */
+  cancel(): void;
+}
+
 export class LeaseService {
   /** When this instance last recorded each agent as seen (lastSeenAt is kept to this precision). */
   private readonly touched = new Map<string, number>();
@@ -174,7 +188,7 @@ export class LeaseService {
     agentId: string,
     knownCapabilities?: readonly string[],
     options: { slots?: boolean } = {},
-  ): { wait(ms: number, signal?: AbortSignal): Promise<void>; cancel(): void; fire(): void } {
+  ): Wake {
     let fire: (() => void) | null = null;
     let fired = false;
     const trigger = () => {
@@ -217,6 +231,10 @@ export class LeaseService {
     return {
       cancel,
       fire: trigger,
+      get fired() {
+        return fired;
+      },
+      release: () => fire?.(),
       wait: (ms, signal) =>
         new Promise<void>((resolve) => {
           if (fired || signal?.aborted) return resolve();
