@@ -67,8 +67,7 @@ class Conditions {
 }
 
 const AGENT_COLUMNS = `a.id, a.name, a.kind, a.capabilities, a.status, a.concurrency, a.metadata,
-  a.token_hash, a.registered_at, a.last_seen_at,
-  (SELECT count(*)::int FROM tasks t WHERE t.agent_id = a.id AND t.status = 'RUNNING') AS running_tasks`;
+  a.token_hash, a.registered_at, a.last_seen_at, a.running AS running_tasks`;
 const AGENT_SELECT = `SELECT ${AGENT_COLUMNS} FROM agents a`;
 
 function toAgent(r: Row): StoredAgent {
@@ -808,10 +807,10 @@ export class SqlStore implements Store {
     // each under a new lease. SKIP LOCKED is what keeps two claimers from ever taking one task.
     const rows = await this.rows(
       `WITH free AS (
-         -- Never beyond the agent's free slots, counted by this statement: under READ COMMITTED
-         -- it sees the claims of a transaction that held the agent's lock before us.
-         SELECT least($3, greatest(0, (SELECT concurrency FROM agents WHERE id = $4)
-                                     - (SELECT count(*) FROM tasks WHERE agent_id = $4 AND status = 'RUNNING'))) AS n
+         -- Never beyond the agent's free slots, as its row counts them (migration 005): read by this
+         -- statement, under READ COMMITTED it sees the claims of a transaction that held the agent's
+         -- lock before us.
+         SELECT least($3, greatest(0, (SELECT concurrency - running FROM agents WHERE id = $4))) AS n
        ), picked AS (
          SELECT id FROM tasks
           WHERE status = 'QUEUED' AND ${

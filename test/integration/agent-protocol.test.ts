@@ -34,6 +34,34 @@ describe('agent protocol: claims and leases', () => {
     expect((await claim(s, a, 10)).map((l) => l.task.key)).toEqual(['low2']);
   });
 
+  it("keeps an agent's running count exact through every way a lease ends, and claims by it", async () => {
+    const a = await registerAgent(s, 'counted', ['cap.counted'], 10);
+    const running = async () => {
+      const r = await s.data(`query($a: ID!) { agent(id: $a) { runningTasks } tasks(filter: { agentId: $a, statuses: [RUNNING] }) { totalCount } }`, { a });
+      expect(r.agent.runningTasks).toBe(r.tasks.totalCount);
+      return r.agent.runningTasks as number;
+    };
+    const w = await startWorkflow(s, { name: 'counted', steps: steps(6, 'cap.counted', { maxAttempts: 2, retryBackoffMs: 60_000 }) });
+    const leases = await claim(s, a, 50);
+    expect(leases).toHaveLength(6);
+    expect(await running()).toBe(6);
+    await complete(s, leases[0]!.id, {});
+    expect(await running()).toBe(5);
+    await fail(s, leases[1]!.id, { type: 'AGENT_FAILURE', retryable: true }); // queued again, after its backoff
+    expect(await running()).toBe(4);
+    await fail(s, leases[2]!.id, { type: 'AGENT_FAILURE', retryable: false });
+    expect(await running()).toBe(3);
+    await s.data(`mutation($t: ID!) { cancelTask(id: $t) { id } }`, { t: leases[3]!.task.id });
+    expect(await running()).toBe(2);
+    // Ten slots, two taken: a claim for fifty gets eight.
+    await startWorkflow(s, { name: 'counted-more', steps: steps(12, 'cap.counted') });
+    expect(await claim(s, a, 50)).toHaveLength(8);
+    expect(await running()).toBe(10);
+    expect(await claim(s, a, 50)).toHaveLength(0);
+    await s.data(`mutation($w: ID!) { cancelWorkflow(id: $w) { id } }`, { w: w.id });
+    expect(await running()).toBe(8);
+  });
+
   it('refuses bad claims', async () => {
     const a = await registerAgent(s, 'claims-badly', ['x']);
     for (const [vars, code] of [
@@ -350,6 +378,7 @@ describe('agent protocol: silent agents', () => {
     expect(done.status).toBe('FAILED');
     expect(done.tasks).toHaveLength(130);
     for (const t of done.tasks) expect(t).toMatchObject({ status: 'FAILED', errors: [{ type: 'AGENT_LOST' }] });
+    expect((await s.data(`query($a: ID!) { agent(id: $a) { runningTasks } }`, { a: crowd })).agent.runningTasks).toBe(0);
   });
 
   it('marks a remote agent OFFLINE when it is not seen for the lease timeout, and ONLINE when it claims again', async () => {
