@@ -42,7 +42,12 @@ async function main(): Promise<void> {
       continue;
     }
     const ms: Measurement[] = [];
-    for (let r = 0; r < rounds; r++) ms.push(await scenario.round(ctx));
+    for (let r = 0; r < rounds; r++) {
+      const m = await scenario.round(ctx);
+      ms.push(m);
+      // Each round's own figures, so that a median taken over a noisy round can be read as such.
+      if (rounds > 1) process.stdout.write(`  round ${r + 1}: ${round(m.value)} ${m.unit}${m.baseline == null ? '' : ` (baseline ${round(m.baseline)}, ratio ${round(m.value / m.baseline, 3)})`}\n`);
+    }
     const first = ms[0] as (typeof ms)[number];
     const value = median(ms.map((m) => m.value));
     const baselines = ms.flatMap((m) => (m.baseline == null ? [] : [m.baseline]));
@@ -58,7 +63,9 @@ async function main(): Promise<void> {
       unit: first.unit,
       baseline: baseline == null ? null : round(baseline),
       baselineName: first.baselineName,
-      ratio: baseline ? round(value / baseline, 3) : null,
+      // Each round measures the project and its baseline side by side, so a round's ratio is one
+      // paired reading; the ratio is the median of those (not a ratio of medians from different rounds).
+      ratio: baseline ? round(median(ms.map((m) => (m.baseline ? m.value / m.baseline : NaN))), 3) : null,
       samples: rounds,
       ...(extra ? { extra } : {}),
     };
