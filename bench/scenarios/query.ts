@@ -270,7 +270,6 @@ async function commitToAgent(url: string, wsUrl: string, rate: number, count: nu
   const { registerAgent } = await gql(url, `mutation { registerAgent(input: { name: "latency", capabilities: ["bench.latency"], concurrency: 10000 }) { agent { id } } }`);
   const client = createClient({ url: wsUrl, webSocketImpl: WebSocket });
   const latencies: number[] = [];
-  const pending: string[] = [];
   let done: () => void = () => undefined;
   const all = new Promise<void>((r) => (done = r));
   const dispose = client.subscribe<{ taskAssigned: { id: string; task: { createdAt: string } } }>(
@@ -279,7 +278,6 @@ async function commitToAgent(url: string, wsUrl: string, rate: number, count: nu
       next: ({ data }) => {
         if (!data) return;
         latencies.push(Date.now() - new Date(data.taskAssigned.task.createdAt).getTime());
-        pending.push(data.taskAssigned.id);
         if (latencies.length >= count) done();
       },
       error: () => done(),

@@ -29,7 +29,7 @@ interface Subscriber {
   wake: Wake | null;
   /** A claim found no free slot: not tried again until the subscriber has been woken. */
   full: boolean;
-  /** A push claim took as many as one claim may: more may be ready. */
+  /** The last claim for it (a push claim or its own) took as many as one claim may: more may be ready. */
   more: boolean;
   stopped: boolean;
 }
@@ -133,7 +133,7 @@ export class Dispatcher {
         const ready = buffer.shift();
         if (ready) return { value: ready, done: false };
         // Claims only when something may be waiting for it: at first, after a wake-up (or a wait
-        // that timed out), or when a push claim was cut at PUSH_BATCH. A buffer a push claim filled
+        // that timed out), or when the last claim was cut at PUSH_BATCH. A buffer a push claim filled
         // and nothing since does not need a claim of its own to learn that nothing else is ready:
         // that was one more write transaction for every push, finding nothing.
         if (!sub.wake || sub.wake.fired || sub.more) {
@@ -164,8 +164,8 @@ export class Dispatcher {
         if (buffer.length) continue;
         const wake = sub.wake as Wake;
         await wake.wait(this.ctx.options.leaseTimeoutMs, stop.signal);
-        // A wait that ran out without a wake-up claims anyway, as a safety net.
-        if (!wake.fired && !buffer.length) sub.more = true;
+        // A wait that ran out counts as a wake-up: the subscriber claims anyway, as a safety net.
+        if (!buffer.length) wake.fire();
       }
       return finish();
     };
