@@ -1,6 +1,5 @@
 // Shared pieces of the benchmark: timing, statistics, servers, and the result format.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/server/config';
@@ -72,44 +71,6 @@ export async function gql<T = any>(url: string, query: string, variables?: Recor
   const body = (await res.json()) as { data?: T; errors?: unknown[] };
   if (body.errors) throw new Error(JSON.stringify(body.errors).slice(0, 500));
   return body.data as T;
-}
-
-/**
- * Sends GraphQL requests the way a client with a connection pool does: over at most `connections`
- * keep-alive connections. Used where the bench sends many requests at a set rate (fetch opens a
- * connection for every request in flight: bursts of hundreds overflowed the server's listen queue,
- * and the retried SYNs, a second later, spread a one-second schedule over six).
- */
-export function graphqlSender(url: string, connections: number) {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  const target = new URL(url);
-  return {
-    send<T = any>(query: string, variables?: Record<string, unknown>): Promise<T> {
-      const body = JSON.stringify({ query, variables });
-      return new Promise<T>((resolve, reject) => {
-        const req = request(
-          { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('error', reject);
-            res.on('end', () => {
-              try {
-                const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: T; errors?: unknown[] };
-                if (answer.errors) reject(new Error(JSON.stringify(answer.errors).slice(0, 500)));
-                else resolve(answer.data as T);
-              } catch (e) {
-                reject(e);
-              }
-            });
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
-    },
-    close: () => agent.destroy(),
-  };
 }
 
 export async function waitForWorkflow(url: string, id: string): Promise<string> {

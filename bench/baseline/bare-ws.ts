@@ -5,25 +5,12 @@ import { buildSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { serveHeap } from './heap';
+import { subscribeTo } from './in-memory-pubsub';
 
 type Event = { taskUpdated: { task: { id: string; status: string }; at: string } };
 const listeners = new Set<(e: Event) => void>();
 
-function subscribe(): AsyncIterableIterator<Event> {
-  const queue: Event[] = [];
-  let wake: ((r: IteratorResult<Event>) => void) | null = null;
-  const listener = (e: Event) => (wake ? (wake({ value: e, done: false }), (wake = null)) : queue.push(e));
-  listeners.add(listener);
-  const it: AsyncIterableIterator<Event> = {
-    next: () => (queue.length ? Promise.resolve({ value: queue.shift() as Event, done: false }) : new Promise((r) => (wake = r))),
-    return: async () => {
-      listeners.delete(listener);
-      return { value: undefined, done: true };
-    },
-    [Symbol.asyncIterator]: () => it,
-  };
-  return it;
-}
+const subscribe = () => subscribeTo(listeners);
 
 const schema = buildSchema(`
   type Query { ok: Boolean }

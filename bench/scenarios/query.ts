@@ -1,19 +1,28 @@
 // query: a 100-task workflow read over HTTP under load, against a plain Apollo Server answering a
 // static object of the same shape. enqueue: one single-step startWorkflow per request under the same
-// load, and how long a committed task takes to reach a connected agent's taskAssigned.
+// load, and how long a committed task takes to reach a connected agent's taskAssigned, next to the
+// same on the floor for both (apolloWritingStarts).
 import { ApolloServer } from '@apollo/server';
 import { GraphQLJSON } from 'graphql-scalars';
 import { startStandaloneServer } from '@apollo/server/standalone';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import autocannon from 'autocannon';
 import { migrate } from '../../src/storage/migrate';
 import { PgliteDriver } from '../../src/storage/pglite';
-import { benchServer, gql, graphqlSender, median, percentile, type Measurement, type Scenario, sleep } from '../lib';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import { subscribeTo } from '../baseline/in-memory-pubsub';
+import { benchServer, gql, median, type Measurement, type Scenario, sleep } from '../lib';
+
+const ROOT = join(__dirname, '..', '..');
+const run = promisify(execFile);
 
 const QUERY = `query($id: ID!) { workflow(id: $id) { progress { total completed fraction } tasks { key status output agent { name } errors { type } } } }`;
 
@@ -133,6 +142,21 @@ export const queryScenario: Scenario = {
   },
 };
 
+/** The capability of the agent commit → agent measures with, on our server and on the floor. */
+const LATENCY_CAPABILITY = 'bench.latency';
+
+/** The floor server: starts over HTTP, and a graphql-ws endpoint pushing leases to its one agent. */
+interface FloorServer {
+  url: string;
+  wsUrl: string;
+  /** The agent the floor gives every LATENCY_CAPABILITY task to. */
+  agentId: string;
+  stop(): Promise<void>;
+}
+
+/** One lease as the floor pushes it: what the commit → agent client selects. */
+type FloorLease = { taskAssigned: { id: string; task: { createdAt: string } } };
+
 /**
  * The floor for `enqueue` on this store: plain Apollo Server (the baseline) whose startWorkflow
  * resolver writes what a start must, and nothing else — the workflow row, its task row and their
@@ -140,11 +164,25 @@ export const queryScenario: Scenario = {
  * (starts arriving while a group is written go together in the next transaction, one INSERT per
  * table). No validation, events, express or type-graphql: no implementation of the API on this
  * store can take less.
+ *
+ * It is the floor for commit → agent too: a start of LATENCY_CAPABILITY is written already given
+ * to the floor's one agent — workflow RUNNING, task RUNNING under a lease, the agent's running
+ * count, a third history row (leased) — and once committed its lease is pushed over a bare
+ * graphql-ws server (as the fan-out baseline's) to that agent's subscribers. The least a server can
+ * do to take a start and hand it to a connected agent on this store: each record written once, no
+ * claim, no events beyond the push.
  */
-async function apolloWritingStarts(): Promise<{ url: string; stop(): Promise<void> }> {
+async function apolloWritingStarts(): Promise<FloorServer> {
   const dir = mkdtempSync(join(tmpdir(), 'orchestrator-enqueue-floor-'));
   const driver = await PgliteDriver.open(dir);
   await migrate(driver);
+  const agentId = randomUUID();
+  await driver.query(
+    `INSERT INTO agents (id, name, kind, capabilities, status, concurrency, registered_at, last_seen_at)
+     VALUES ($1, 'floor', 'REMOTE', ARRAY[$2], 'ONLINE', 10000, now(), now())`,
+    [agentId, LATENCY_CAPABILITY],
+  );
+  const subscribers = new Set<(lease: FloorLease) => void>();
   let waiting: { name: string; key: string; capability: string; resolve(id: string): void; reject(e: unknown): void }[] = [];
   let writing = false;
   const flush = async () => {
@@ -154,30 +192,48 @@ async function apolloWritingStarts(): Promise<{ url: string; stop(): Promise<voi
       while (waiting.length) {
         const group = waiting;
         waiting = [];
+        const now = new Date().toISOString();
         const ids = group.map(() => randomUUID());
         const taskIds = group.map(() => randomUUID());
+        const leases = group.map((g, i) => (g.capability === LATENCY_CAPABILITY ? `${taskIds[i]}:1:${randomUUID().replaceAll('-', '')}` : null));
+        const leased = leases.filter((l) => l !== null).length;
         try {
           await driver.transaction(async (tx) => {
             await tx.query(
-              `INSERT INTO workflows (id, name, status, created_at, remaining) SELECT w.id, w.name, 'PENDING', now(), 1 FROM unnest($1::text[], $2::text[]) AS w(id, name)`,
-              [ids, group.map((g) => g.name)],
+              `INSERT INTO workflows (id, name, status, created_at, started_at, remaining)
+               SELECT w.id, w.name, CASE WHEN w.leased THEN 'RUNNING' ELSE 'PENDING' END, $3::timestamptz,
+                      CASE WHEN w.leased THEN $3::timestamptz END, 1
+                 FROM unnest($1::text[], $2::text[], $4::boolean[]) AS w(id, name, leased)`,
+              [ids, group.map((g) => g.name), now, leases.map((l) => l !== null) as unknown as string[]],
             );
             await tx.query(
-              `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, max_attempts, retry_backoff_ms, created_at)
-               SELECT t.id, t.w, t.k, t.k, t.c, 'QUEUED', 'null'::jsonb, 1, 0, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, w, k, c)`,
-              [taskIds, ids, group.map((g) => g.key), group.map((g) => g.capability)],
+              `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, max_attempts, retry_backoff_ms, created_at,
+                                  agent_id, attempt, claims, lease_id, lease_expires_at, claimed_at, started_at)
+               SELECT t.id, t.w, t.k, t.k, t.c, CASE WHEN t.l IS NULL THEN 'QUEUED' ELSE 'RUNNING' END, 'null'::jsonb, 1, 0,
+                      $6::timestamptz, CASE WHEN t.l IS NOT NULL THEN $7 END, (t.l IS NOT NULL)::int, (t.l IS NOT NULL)::int, t.l,
+                      CASE WHEN t.l IS NOT NULL THEN $6::timestamptz + interval '30 seconds' END,
+                      CASE WHEN t.l IS NOT NULL THEN $6::timestamptz END, CASE WHEN t.l IS NOT NULL THEN $6::timestamptz END
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, w, k, c, l)`,
+              [taskIds, ids, group.map((g) => g.key), group.map((g) => g.capability), leases as string[], now, agentId],
             );
+            if (leased) await tx.query(`UPDATE agents SET running = running + $2 WHERE id = $1`, [agentId, leased]);
+            const rows = group.flatMap((_, i) => [
+              { type: 'WORKFLOW_STARTED', workflow: ids[i] as string, task: null, agent: null },
+              { type: 'TASK_QUEUED', workflow: ids[i] as string, task: taskIds[i] as string, agent: null },
+              ...(leases[i] ? [{ type: 'TASK_STARTED', workflow: ids[i] as string, task: taskIds[i] as string, agent: agentId }] : []),
+            ]);
             await tx.query(
-              `INSERT INTO history_events (type, at, workflow_id, task_id)
-               SELECT unnest($1::text[]), now(), unnest($2::text[]), unnest($3::text[])`,
-              [
-                group.flatMap(() => ['WORKFLOW_STARTED', 'TASK_QUEUED']),
-                group.flatMap((_, i) => [ids[i] as string, ids[i] as string]),
-                group.flatMap((_, i) => [null, taskIds[i] as string]) as string[],
-              ],
+              `INSERT INTO history_events (type, at, workflow_id, task_id, agent_id)
+               SELECT unnest($1::text[]), now(), unnest($2::text[]), unnest($3::text[]), unnest($4::text[])`,
+              [rows.map((r) => r.type), rows.map((r) => r.workflow), rows.map((r) => r.task) as string[], rows.map((r) => r.agent) as string[]],
             );
           });
           group.forEach((g, i) => g.resolve(ids[i] as string));
+          for (const id of leases) {
+            if (!id) continue;
+            const lease = { taskAssigned: { id, task: { createdAt: now } } };
+            for (const push of subscribers) push(lease);
+          }
         } catch (e) {
           for (const g of group) g.reject(e);
         }
@@ -203,9 +259,22 @@ async function apolloWritingStarts(): Promise<{ url: string; stop(): Promise<voi
     },
   });
   const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } });
+  // The push side: a bare graphql-ws server (as the fan-out baseline) with an in-memory pub/sub.
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http, path: '/graphql' });
+  const schema = buildSchema(`type Query { ok: Boolean } type Task { createdAt: String! } type TaskLease { id: ID! task: Task! }
+    type Subscription { taskAssigned(agentId: ID!): TaskLease! }`);
+  const leases = () => subscribeTo(subscribers);
+  useServer({ schema, roots: { subscription: { taskAssigned: leases } } }, wss);
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   return {
     url,
+    wsUrl: `ws://127.0.0.1:${(http.address() as { port: number }).port}/graphql`,
+    agentId,
     async stop() {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+      await new Promise<void>((r) => http.close(() => r()));
       await server.stop();
       await driver.close();
       rmSync(dir, { recursive: true, force: true });
@@ -229,6 +298,7 @@ export const enqueueScenario: Scenario = {
         throw e;
       });
       let ours: Load, baseline: Load, floor: Load;
+      let latency: CommitToAgent, floorLatency: CommitToAgent;
       try {
         [ours, baseline, floor] = (await loadSideBySide(
           [
@@ -238,12 +308,22 @@ export const enqueueScenario: Scenario = {
           ],
           seconds,
         )) as [Load, Load, Load];
+        if (ours.errors || floor.errors) throw new Error(`errors under load: ${ours.errors} (ours) / ${floor.errors} (the floor)`);
+        // Commit → agent at half the throughput above, on this server and then on the floor (each
+        // loaded as above, so with as many rows), with the same client.
+        const rate = ours.rps / 2;
+        const count = ctx.quick ? 200 : 1000;
+        const { registerAgent } = await gql(
+          server.url,
+          `mutation($c: String!) { registerAgent(input: { name: "latency", capabilities: [$c], concurrency: 10000 }) { agent { id } } }`,
+          { c: LATENCY_CAPABILITY },
+        );
+        latency = await commitToAgent(server.url, server.wsUrl, registerAgent.agent.id, rate, count);
+        floorLatency = await commitToAgent(floorServer.url, floorServer.wsUrl, floorServer.agentId, rate, count);
       } finally {
         await floorServer.stop();
         await plain.stop();
       }
-      if (ours.errors || floor.errors) throw new Error(`errors under load: ${ours.errors} (ours) / ${floor.errors} (the floor)`);
-      const latency = await commitToAgent(server.url, server.wsUrl, ours.rps / 2, ctx.quick ? 200 : 1000);
       return {
         value: ours.rps,
         unit: 'workflows/s',
@@ -255,6 +335,10 @@ export const enqueueScenario: Scenario = {
           // Sent at half the throughput above; answered is what the server kept up with, the agent taking each.
           commitToAgentSentPerS: ours.rps / 2,
           commitToAgentAnsweredPerS: latency.answered,
+          // The same, at the same rate, on the enqueue floor, which writes each such start already leased.
+          commitToAgentFloorP50Ms: floorLatency.p50,
+          commitToAgentFloorP99Ms: floorLatency.p99,
+          commitToAgentFloorAnsweredPerS: floorLatency.answered,
           floorRps: floor.rps,
           floorRatio: floor.rps / baseline.rps,
         },
@@ -265,43 +349,25 @@ export const enqueueScenario: Scenario = {
   },
 };
 
-/** Starts single-step workflows at `rate` per second; measures commit (task createdAt) → taskAssigned receipt. */
-async function commitToAgent(url: string, wsUrl: string, rate: number, count: number): Promise<{ p50: number; p99: number; answered: number }> {
-  const { registerAgent } = await gql(url, `mutation { registerAgent(input: { name: "latency", capabilities: ["bench.latency"], concurrency: 10000 }) { agent { id } } }`);
-  const client = createClient({ url: wsUrl, webSocketImpl: WebSocket });
-  const latencies: number[] = [];
-  let done: () => void = () => undefined;
-  const all = new Promise<void>((r) => (done = r));
-  const dispose = client.subscribe<{ taskAssigned: { id: string; task: { createdAt: string } } }>(
-    { query: `subscription($a: ID!) { taskAssigned(agentId: $a) { id task { createdAt } } }`, variables: { a: registerAgent.agent.id } },
-    {
-      next: ({ data }) => {
-        if (!data) return;
-        latencies.push(Date.now() - new Date(data.taskAssigned.task.createdAt).getTime());
-        if (latencies.length >= count) done();
-      },
-      error: () => done(),
-      complete: () => undefined,
-    },
+interface CommitToAgent {
+  p50: number;
+  p99: number;
+  answered: number;
+}
+
+/**
+ * Starts `count` single-step workflows at `rate` per second and measures commit (the task's
+ * createdAt) → taskAssigned receipt, for `agentId` subscribed at `wsUrl`. The agent and the sender
+ * run in a process of their own (bench/baseline/agent-client.ts), as a remote agent does.
+ */
+async function commitToAgent(url: string, wsUrl: string, agentId: string, rate: number, count: number): Promise<CommitToAgent> {
+  // One second of the same traffic first, uncounted, as every load in this file (WARM_UP_SECONDS).
+  const { stdout } = await run(
+    process.execPath,
+    ['-r', '@swc-node/register', join(ROOT, 'bench', 'baseline', 'agent-client.ts'), url, wsUrl, agentId, LATENCY_CAPABILITY, String(rate), String(count), String(Math.round(rate * WARM_UP_SECONDS))],
+    { cwd: ROOT, timeout: 120_000 },
   );
-  await sleep(300);
-  // As many connections as the throughput was measured with.
-  const sender = graphqlSender(url, 50);
-  const gap = 1000 / Math.max(1, rate);
-  const start = performance.now();
-  const sends: Promise<unknown>[] = [];
-  for (let i = 0; i < count; i++) {
-    const due = start + i * gap;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    sends.push(sender.send(`mutation { startWorkflow(input: { name: "l", steps: [{ key: "x", capability: "bench.latency" }] }) { id } }`));
-  }
-  await Promise.all(sends);
-  // The rate the server kept up with: starts answered per second over the whole send.
-  const answered = count / ((performance.now() - start) / 1000);
-  await Promise.race([all, sleep(30_000)]);
-  sender.close();
-  dispose();
-  await client.dispose();
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), answered };
+  const result = JSON.parse(stdout.trim().split('\n').pop() as string) as CommitToAgent & { received: number };
+  if (result.received < count) throw new Error(`commit → agent: ${result.received} of ${count} tasks reached the agent`);
+  return result;
 }
