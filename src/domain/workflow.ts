@@ -93,6 +93,12 @@ export function retryDelayMs(retryBackoffMs: number, failedAttempt: number): num
   return Math.min(retryBackoffMs * 2 ** Math.max(0, failedAttempt - 1), 24 * 3600_000);
 }
 
+/** Tasks by age: the order they were written in (seq). */
+export const bySeq = (a: Task, b: Task) => Number(BigInt(a.seq) - BigInt(b.seq));
+
+/** Sorts ready or claimed tasks into dispatch order, in place: priority, then age. */
+export const dispatchOrder = <T extends Task>(tasks: T[]): T[] => tasks.sort((a, b) => b.priority - a.priority || bySeq(a, b));
+
 export function isWorkflowFinished(status: WorkflowStatus): boolean {
   return status !== WorkflowStatus.PENDING && status !== WorkflowStatus.RUNNING;
 }

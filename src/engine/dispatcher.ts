@@ -1,12 +1,13 @@
 // Push dispatch (`taskAssigned`): leases for one connected agent, claimed by the server as work
 // arrives, up to PUSH_BATCH per claim (never beyond the agent's free concurrency), and sent one
 // by one. On PGlite, work made ready by a transaction is claimed for subscribers with nothing to
-// send in that same transaction; otherwise when they are woken. A subscriber claims for itself
+// send in that same transaction (a start writes such tasks already leased); otherwise when they
+// are woken. A subscriber claims for itself
 // only when something it could take may be waiting (it listens from before each claim on). Leases
 // claimed but not yet sent when the subscriber leaves are given back at once.
 import { notFound } from '../domain/errors';
 import type { TaskLease } from '../domain/workflow';
-import type { Store } from '../storage/store';
+import type { NewLease, NewTask, Store, StoredTask } from '../storage/store';
 import type { EngineContext } from './context';
 import type { LeaseService, Wake } from './leases';
 import type { Changes } from './writer';
@@ -15,6 +16,14 @@ import type { Changes } from './writer';
 const PUSH_BATCH = 50;
 /** The most subscribers one transaction claims for (the others claim for themselves when woken). */
 const CLAIMS_PER_TRANSACTION = 4;
+
+/** Ready tasks of a start given to connected agents as they are written (see Dispatcher.leaseAtStart). */
+export interface StartLeases {
+  /** The lease each of them is written with, by task id. */
+  byTask: Map<string, NewLease>;
+  /** Called with those tasks as written: records their start; their leases go out once committed. */
+  written(tasks: StoredTask[]): void;
+}
 
 /** A connected `taskAssigned` subscriber of this instance. */
 interface Subscriber {
@@ -71,6 +80,50 @@ export class Dispatcher {
         ready = changes.announce();
       }
     }
+    this.toBack(tried);
+  }
+
+  /**
+   * On PGlite, as a start writes tasks that are ready at once: up to CLAIMS_PER_TRANSACTION
+   * subscribers with nothing left to send (and not known to be full) take those they can run as
+   * they are inserted — each written RUNNING under its first lease, no claim afterwards (see
+   * LeaseService.leaseAtStart, which also leaves them to the usual claim while older work is
+   * queued). What nobody took is written QUEUED and claimed or announced as before commit.
+   * Subscribers tried go to the back of the line.
+   */
+  async leaseAtStart(tx: Store, changes: Changes, ready: readonly NewTask[]): Promise<StartLeases | null> {
+    if (!this.ctx.store.oneConnection || this.subscribers.size === 0 || ready.length === 0) return null;
+    const byTask = new Map<string, NewLease>();
+    const given: { sub: Subscriber; ids: Set<string>; written(tasks: StoredTask[]): TaskLease[] }[] = [];
+    const tried: Subscriber[] = [];
+    for (const sub of this.subscribers) {
+      if (tried.length >= CLAIMS_PER_TRANSACTION) break;
+      if (sub.stopped || sub.full || sub.buffer.length) continue;
+      const candidates = ready.filter((t) => !byTask.has(t.id) && sub.capabilities.includes(t.capability));
+      if (!candidates.length) continue;
+      tried.push(sub);
+      const grant = await this.leases.leaseAtStart(tx, changes, sub.agentId, candidates, PUSH_BATCH);
+      if (grant.full) sub.full = true;
+      if (grant.leases.size >= PUSH_BATCH) sub.more = true;
+      if (grant.leases.size === 0) continue;
+      for (const [id, lease] of grant.leases) byTask.set(id, lease);
+      given.push({ sub, ids: new Set(grant.leases.keys()), written: grant.written });
+    }
+    this.toBack(tried);
+    if (byTask.size === 0) return null;
+    return {
+      byTask,
+      written: (tasks) => {
+        for (const g of given) {
+          const leases = g.written(tasks.filter((t) => g.ids.has(t.id)));
+          changes.committed.push(() => this.deliver(g.sub, leases));
+        }
+      },
+    };
+  }
+
+  /** Subscribers just given a chance go to the back of the line (the others are tried first next time). */
+  private toBack(tried: Subscriber[]): void {
     for (const sub of tried) {
       this.subscribers.delete(sub);
       if (!sub.stopped) this.subscribers.add(sub);

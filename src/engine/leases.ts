@@ -4,8 +4,9 @@
 import { AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, TaskOutcome, TaskStatus, WorkflowStatus } from '../domain/enums';
 import { conflict, type DomainError, invalid, notFound } from '../domain/errors';
 import { ErrorRecordBuilder } from '../domain/error-record';
-import type { Task, TaskLease } from '../domain/workflow';
-import type { LeaseLookup, Store, StoredTask } from '../storage/store';
+import { dispatchOrder, type Task, type TaskLease } from '../domain/workflow';
+import { randomUUID } from 'node:crypto';
+import type { LeaseLookup, NewLease, NewTask, Store, StoredAgent, StoredTask } from '../storage/store';
 import { publicAgent } from './agents';
 import type { EngineContext } from './context';
 import { checkJsonSize } from './json-limit';
@@ -29,6 +30,12 @@ export interface FailInput {
   context?: unknown;
   retryable?: boolean | null;
 }
+
+/**
+ * A first lease's id, as the claim statement makes them: "<task id>:<claim number>:<random>" (see
+ * the store's lease ids), claim number 1.
+ */
+const newLeaseId = (taskId: string) => `${taskId}:1:${randomUUID().replaceAll('-', '')}`;
 
 function toLease(t: StoredTask): TaskLease {
   return {
@@ -112,19 +119,8 @@ export class LeaseService {
     options: { ifExists?: boolean } = {},
   ): Promise<{ leases: TaskLease[]; accepting: boolean; full?: boolean }> {
     const now = this.ctx.now();
-    const agent = await tx.getAgentForUpdate(agentId);
-    if (!agent && options.ifExists) return { leases: [], accepting: false };
-    if (!agent) throw notFound('agent', agentId);
-    await this.touch(tx, [agentId]);
-    if (agent.status === AgentStatus.OFFLINE) {
-      // An agent that asks for work is alive again.
-      await tx.updateAgent(agentId, { status: AgentStatus.ONLINE });
-      const back = publicAgent({ ...agent, status: AgentStatus.ONLINE, lastSeenAt: now });
-      changes.record({ type: HistoryEventType.AGENT_STATUS_CHANGED, agentId, data: { from: AgentStatus.OFFLINE, to: AgentStatus.ONLINE } });
-      changes.emit({ topic: 'agent', agent: back });
-    } else if (agent.status === AgentStatus.DRAINING) {
-      return { leases: [], accepting: false };
-    }
+    const agent = await this.takeAgent(tx, changes, agentId, options);
+    if (!agent) return { leases: [], accepting: false };
     const free = agent.concurrency - agent.runningTasks;
     if (free <= 0) return { leases: [], accepting: true, full: true };
     const claimed = await tx.claimTasks({
@@ -144,10 +140,78 @@ export class LeaseService {
     const left = maybePending.filter((id) => !startedIds.has(id));
     if (left.length) changes.committed.push(() => left.forEach((id) => this.leftPending(id)));
     changes.taken(claimed);
-    if (claimed.length && agent.runningTasks + claimed.length >= agent.concurrency) {
-      changes.emit({ topic: 'agent', agent: publicAgent({ ...agent, runningTasks: agent.runningTasks + claimed.length, lastSeenAt: now }) });
-    }
+    this.announceIfFull(changes, agent, claimed.length, now);
     return { leases: claimed.map(toLease), accepting: true, full: claimed.length >= free };
+  }
+
+  /**
+   * The agent about to be given work, its row locked: seen now, ONLINE again if it was OFFLINE.
+   * Null for a DRAINING agent, and (with `ifExists`) for one that no longer exists; NOT_FOUND otherwise.
+   */
+  private async takeAgent(tx: Store, changes: Changes, agentId: string, options: { ifExists?: boolean }): Promise<StoredAgent | null> {
+    const agent = await tx.getAgentForUpdate(agentId);
+    if (!agent && options.ifExists) return null;
+    if (!agent) throw notFound('agent', agentId);
+    await this.touch(tx, [agentId]);
+    if (agent.status === AgentStatus.OFFLINE) {
+      // An agent that asks for work is alive again.
+      await tx.updateAgent(agentId, { status: AgentStatus.ONLINE });
+      const back = publicAgent({ ...agent, status: AgentStatus.ONLINE, lastSeenAt: this.ctx.now() });
+      changes.record({ type: HistoryEventType.AGENT_STATUS_CHANGED, agentId, data: { from: AgentStatus.OFFLINE, to: AgentStatus.ONLINE } });
+      changes.emit({ topic: 'agent', agent: back });
+      return { ...agent, status: AgentStatus.ONLINE };
+    }
+    return agent.status === AgentStatus.DRAINING ? null : agent;
+  }
+
+  /** An agent whose free slots these leases took is BUSY now: announced with them. */
+  private announceIfFull(changes: Changes, agent: StoredAgent, leased: number, now: Date): void {
+    if (leased && agent.runningTasks + leased >= agent.concurrency) {
+      changes.emit({ topic: 'agent', agent: publicAgent({ ...agent, runningTasks: agent.runningTasks + leased, lastSeenAt: now }) });
+    }
+  }
+
+  /**
+   * Leases for tasks a start is about to write, for a connected agent waiting for work (see
+   * Dispatcher.leaseAtStart): its first claim goes into the task's row as it is inserted, instead of
+   * an insert QUEUED and an update to RUNNING in the same transaction (a claim's UPDATE was a
+   * second version of every row and of its index entries: about half of such a transaction). Up to
+   * `max` of `ready` the agent can run, highest priority first, never beyond its free slots — and
+   * none while work it could take is already queued: that goes first, and the claim that follows
+   * the insert takes everything in dispatch order. `written` is called with the tasks as inserted:
+   * it records their start and returns their leases.
+   */
+  async leaseAtStart(
+    tx: Store,
+    changes: Changes,
+    agentId: string,
+    ready: readonly NewTask[],
+    max: number,
+  ): Promise<{ leases: Map<string, NewLease>; full: boolean; written(tasks: StoredTask[]): TaskLease[] }> {
+    const none = { leases: new Map<string, NewLease>(), full: false, written: () => [] };
+    const agent = await this.takeAgent(tx, changes, agentId, { ifExists: true });
+    if (!agent) return none;
+    const free = agent.concurrency - agent.runningTasks;
+    if (free <= 0) return { ...none, full: true };
+    const now = this.ctx.now();
+    const mine = ready.filter((t) => agent.capabilities.includes(t.capability));
+    if (mine.length === 0 || (await tx.hasReadyTasks(agent.capabilities, now))) return none;
+    // Dispatch order among them: priority, then the order they are written in (their seq).
+    const chosen = [...mine].sort((a, b) => b.priority - a.priority).slice(0, Math.min(max, free));
+    const expiresAt = new Date(now.getTime() + this.ctx.options.leaseTimeoutMs);
+    const leases = new Map(
+      chosen.map((t): [string, NewLease] => [t.id, { agentId, leaseId: newLeaseId(t.id), expiresAt, at: now }]),
+    );
+    return {
+      leases,
+      full: chosen.length >= free,
+      written: (tasks) => {
+        const inOrder = dispatchOrder([...tasks]);
+        for (const t of inOrder) this.transitions.taskChanged(changes, t, TaskStatus.QUEUED, HistoryEventType.TASK_STARTED);
+        this.announceIfFull(changes, agent, tasks.length, now);
+        return inOrder.map(toLease);
+      },
+    };
   }
 
   /**

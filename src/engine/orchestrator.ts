@@ -73,6 +73,7 @@ export class Orchestrator {
     this.workflowControl = new WorkflowService(this.ctx, transitions);
     this.leases = new LeaseService(this.ctx, transitions);
     this.dispatcher = new Dispatcher(this.ctx, this.leases);
+    this.workflowControl.onReadyAtStart((tx, changes, ready) => this.dispatcher.leaseAtStart(tx, changes, ready));
     this.sweeper = new Sweeper(this.ctx, this.leases);
     writer.onCommitted((changes) => {
       if (changes.events.some((e) => e.topic === 'agent' || e.topic === 'error') || changes.history.some((h) => h.type === HistoryEventType.ORCHESTRATOR_RESET)) {

@@ -6,10 +6,12 @@ import { resolveRefs } from '../domain/refs';
 import { HistoryEventType, TaskStatus, WorkflowStatus } from '../domain/enums';
 import { conflict, invalid, notFound } from '../domain/errors';
 import { isFinished, isWorkflowFinished, type Task, type Workflow } from '../domain/workflow';
-import type { NewTask, Store, StoredWorkflow } from '../storage/store';
+import type { NewTask, Store, StoredTask, StoredWorkflow } from '../storage/store';
+import type { StartLeases } from './dispatcher';
 import type { EngineContext } from './context';
 import { GroupCommit } from './group-commit';
 import { publicTask, publicWorkflow, type Transitions } from './transitions';
+import type { Changes } from './writer';
 
 const REASON_MAX = 1000;
 
@@ -18,10 +20,25 @@ function checkReason(reason: string | null | undefined): string | null {
   return reason ?? null;
 }
 
+/** A task written already leased, as it was a moment before: QUEUED (so its history reads queued, then started). */
+const asQueued = (t: StoredTask): StoredTask => ({
+  ...t,
+  status: TaskStatus.QUEUED,
+  attempt: 0,
+  agentId: null,
+  startedAt: null,
+  leaseId: null,
+  leaseExpiresAt: null,
+  claimedAt: null,
+});
+
 const isUniqueViolation = (e: unknown) => (e as { code?: string } | null)?.code === '23505';
 
 /** The most steps written by one group of starts (one workflow may be larger, alone). */
 const GROUP_STEPS = 10_000;
+
+/** Gives some of a start's ready tasks (about to be written QUEUED) to agents instead. */
+type LeaseAtStart = (tx: Store, changes: Changes, ready: readonly NewTask[]) => Promise<StartLeases | null>;
 
 interface PreparedStart {
   name: string;
@@ -45,6 +62,9 @@ export class WorkflowService {
     recover: (start, err) => this.alone(start, err),
   });
 
+  /** See onReadyAtStart. */
+  private leaseAtStart: LeaseAtStart | null = null;
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly transitions: Transitions,
@@ -52,7 +72,8 @@ export class WorkflowService {
 
   /**
    * Validates everything first, then writes the workflow and all its tasks in one transaction:
-   * steps without dependencies QUEUED, the rest PENDING. A known idempotencyKey returns the
+   * steps without dependencies QUEUED (or, on PGlite, RUNNING when a connected agent takes them
+   * at once: see onReadyAtStart), the rest PENDING. A known idempotencyKey returns the
    * workflow it started. Starts that arrive while others are being written go together in the
    * next transaction (group commit), a few statements for the whole group.
    */
@@ -78,26 +99,32 @@ export class WorkflowService {
     throw err;
   }
 
+  /**
+   * Lets connected agents take a start's ready tasks as they are written (the dispatcher, on
+   * PGlite): those tasks go in RUNNING under a lease, their workflows RUNNING.
+   */
+  onReadyAtStart(hook: LeaseAtStart): void {
+    this.leaseAtStart = hook;
+  }
+
   private write(starts: PreparedStart[]): Promise<Workflow[]> {
     const now = this.ctx.now();
     return this.ctx.writer.write(async (tx, changes) => {
-      const workflows = await tx.insertWorkflows(
-        starts.map((s) => ({
-          id: randomUUID(),
-          seq: '0',
-          name: s.name,
-          status: WorkflowStatus.PENDING,
-          input: s.input,
-          output: null,
-          idempotencyKey: s.key,
-          createdAt: now,
-          startedAt: null,
-          finishedAt: null,
-          remaining: s.steps.length,
-          failedRequired: 0,
-          partial: 0,
-        })),
-      );
+      const workflows: StoredWorkflow[] = starts.map((s) => ({
+        id: randomUUID(),
+        seq: '0',
+        name: s.name,
+        status: WorkflowStatus.PENDING,
+        input: s.input,
+        output: null,
+        idempotencyKey: s.key,
+        createdAt: now,
+        startedAt: null,
+        finishedAt: null,
+        remaining: s.steps.length,
+        failedRequired: 0,
+        partial: 0,
+      }));
       const rows: NewTask[] = [];
       const edges: { depId: string; taskId: string }[] = [];
       starts.forEach((start, k) => {
@@ -128,7 +155,25 @@ export class WorkflowService {
           });
           for (const d of s.dependsOn) edges.push({ depId: ids.get(d) as string, taskId: ids.get(s.key) as string });
         }
-        this.transitions.workflowChanged(changes, workflow, null, HistoryEventType.WORKFLOW_STARTED, {
+      });
+      // Ready tasks a connected agent takes at once are written RUNNING, their workflows RUNNING.
+      const leased = this.leaseAtStart ? await this.leaseAtStart(tx, changes, rows.filter((r) => r.status === TaskStatus.QUEUED)) : null;
+      const running = new Set<string>();
+      for (const row of rows) {
+        const lease = leased?.byTask.get(row.id);
+        if (!lease) continue;
+        row.status = TaskStatus.RUNNING;
+        row.lease = lease;
+        running.add(row.workflowId);
+      }
+      for (const w of workflows) {
+        if (running.has(w.id)) Object.assign(w, { status: WorkflowStatus.RUNNING, startedAt: now });
+      }
+      const written = await tx.insertWorkflows(workflows);
+      starts.forEach((start, k) => {
+        const w = written[k] as StoredWorkflow;
+        // Announced as every start is, PENDING first; RUNNING follows once its tasks are.
+        this.transitions.workflowChanged(changes, { ...w, status: WorkflowStatus.PENDING, startedAt: null }, null, HistoryEventType.WORKFLOW_STARTED, {
           steps: start.steps.length,
           idempotencyKey: start.key,
         });
@@ -137,9 +182,14 @@ export class WorkflowService {
       await tx.insertEdges(edges);
       for (const t of tasks) {
         if (t.status === TaskStatus.QUEUED) this.transitions.queued(changes, t, null);
+        else if (t.status === TaskStatus.RUNNING) this.transitions.taskChanged(changes, asQueued(t), null, HistoryEventType.TASK_QUEUED);
         else this.transitions.taskChanged(changes, t, null, null);
       }
-      return workflows.map(publicWorkflow);
+      if (leased) {
+        leased.written(tasks.filter((t) => t.status === TaskStatus.RUNNING));
+        for (const w of written) if (running.has(w.id)) this.transitions.workflowChanged(changes, w, WorkflowStatus.PENDING, null);
+      }
+      return written.map(publicWorkflow);
     });
   }
 

@@ -5,7 +5,7 @@ import { AgentKind, AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, Tas
 import type { ErrorRecord } from '../domain/error-record';
 import type { HistoryDraft, HistoryEvent } from '../domain/history';
 import type { QualityCounts } from '../domain/quality';
-import type { Task } from '../domain/workflow';
+import { bySeq, dispatchOrder, type Task } from '../domain/workflow';
 import type { Queryable, SqlDriver, SqlParam } from './sql';
 import type {
   ChangedTask,
@@ -224,12 +224,6 @@ function toTask(r: Row): StoredTask {
 }
 
 const toChanged = (r: Row): ChangedTask => ({ ...toTask(r), previousStatus: r.previous_status as TaskStatus });
-
-const bySeq = (a: Task, b: Task) => Number(BigInt(a.seq) - BigInt(b.seq));
-
-/** Sorts claimed or released tasks into dispatch order: priority, then age. */
-const dispatchOrder = <T extends Task>(tasks: T[]): T[] =>
-  tasks.sort((a, b) => b.priority - a.priority || bySeq(a, b));
 
 function errorConditions(f: ErrorFilter, params?: SqlParam[]): Conditions {
   return new Conditions(params)
@@ -618,10 +612,10 @@ export class SqlStore implements Store {
     // is what was written. Returning whole rows cost a third of the statement (PGlite encodes and
     // decodes every field of every row).
     const rows = await this.rows(
-      `INSERT INTO workflows (id, name, status, input, idempotency_key, created_at, remaining)
-       SELECT id, name, status, input::jsonb, idempotency_key, created_at::timestamptz, remaining
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
-              WITH ORDINALITY AS w(id, name, status, input, idempotency_key, created_at, remaining, n)
+      `INSERT INTO workflows (id, name, status, input, idempotency_key, created_at, started_at, remaining)
+       SELECT id, name, status, input::jsonb, idempotency_key, created_at::timestamptz, started_at::timestamptz, remaining
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[])
+              WITH ORDINALITY AS w(id, name, status, input, idempotency_key, created_at, started_at, remaining, n)
         ORDER BY n
        RETURNING id, seq::text AS seq, input::text AS input`,
       [
@@ -631,13 +625,14 @@ export class SqlStore implements Store {
         ws.map((w) => json(w.input)) as string[],
         ws.map((w) => w.idempotencyKey) as string[],
         ws.map((w) => w.createdAt.toISOString()),
+        ws.map((w) => iso(w.startedAt)) as string[],
         ws.map((w) => w.remaining) as unknown as string[],
       ],
     );
     const byId = new Map(rows.map((r) => [String(r.id), r]));
     return ws.map((w) => {
       const r = byId.get(w.id) as Row;
-      return { ...w, seq: String(r.seq), input: parsed(r.input), output: null, startedAt: null, finishedAt: null, failedRequired: 0, partial: 0 };
+      return { ...w, seq: String(r.seq), input: parsed(r.input), output: null, finishedAt: null, failedRequired: 0, partial: 0 };
     });
   }
 
@@ -654,22 +649,34 @@ export class SqlStore implements Store {
   async insertTasks(tasks: NewTask[]): Promise<StoredTask[]> {
     if (tasks.length === 0) return [];
     const col = <K extends keyof NewTask>(k: K) => tasks.map((t) => t[k]);
+    // Tasks given to an agent as they are written (a start with an agent waiting) carry their first
+    // lease: a statement of its own text, so that starts without one keep the shorter statement.
+    const leased = tasks.some((t) => t.lease);
+    const lease = leased
+      ? {
+          columns: ', agent_id, attempt, claims, lease_id, lease_expires_at, claimed_at, started_at',
+          values: `, agent_id, CASE WHEN lease_id IS NULL THEN 0 ELSE 1 END, CASE WHEN lease_id IS NULL THEN 0 ELSE 1 END,
+                   lease_id, lease_expires_at::timestamptz, leased_at::timestamptz, leased_at::timestamptz`,
+          arrays: ', $18::text[], $19::text[], $20::text[], $21::text[]',
+          names: ', agent_id, lease_id, lease_expires_at, leased_at',
+        }
+      : { columns: '', values: '', arrays: '', names: '' };
     // One statement for the whole workflow; depends_on travels as JSON because unnest flattens arrays
     // (a step without dependencies skips the subquery that unpacks it).
     const rows = await this.rows(
       `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
                           retry_backoff_ms, timeout_ms, priority, depends_on, continue_on_failure, pending_deps, created_at,
-                          resolved_input)
+                          resolved_input${lease.columns})
        SELECT id, workflow_id, key, name, capability, status, input::jsonb, has_refs, max_attempts, retry_backoff_ms,
               timeout_ms, priority,
               CASE WHEN deps = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(deps::jsonb)) END,
               continue_on_failure,
-              pending_deps, created_at::timestamptz, resolved::jsonb
+              pending_deps, created_at::timestamptz, resolved::jsonb${lease.values}
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
                      $9::int[], $10::int[], $11::int[], $12::int[], $13::text[], $14::boolean[], $15::int[], $16::text[],
-                     $17::text[])
+                     $17::text[]${lease.arrays})
               WITH ORDINALITY AS t(id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
-                   retry_backoff_ms, timeout_ms, priority, deps, continue_on_failure, pending_deps, created_at, resolved, n)
+                   retry_backoff_ms, timeout_ms, priority, deps, continue_on_failure, pending_deps, created_at, resolved${lease.names}, n)
         ORDER BY n
        RETURNING id, seq::text AS seq, coalesce(resolved_input, input)::text AS input`,
       [
@@ -690,8 +697,25 @@ export class SqlStore implements Store {
         col('pendingDeps') as unknown as string[],
         tasks.map((t) => t.createdAt.toISOString()),
         tasks.map((t) => (t.resolvedInput === undefined ? null : JSON.stringify(t.resolvedInput))) as string[],
+        ...(leased
+          ? [
+              tasks.map((t) => t.lease?.agentId ?? null) as string[],
+              tasks.map((t) => t.lease?.leaseId ?? null) as string[],
+              tasks.map((t) => iso(t.lease?.expiresAt)) as string[],
+              tasks.map((t) => iso(t.lease?.at)) as string[],
+            ]
+          : []),
       ],
     );
+    if (leased) {
+      // The running count is kept by triggers on UPDATE and DELETE (migration 005); a task inserted
+      // RUNNING is counted here, in the same transaction.
+      const perAgent = new Map<string, number>();
+      for (const t of tasks) if (t.lease) perAgent.set(t.lease.agentId, (perAgent.get(t.lease.agentId) ?? 0) + 1);
+      for (const [agentId, n] of perAgent) {
+        await this.rows(`UPDATE agents SET running = running + $2 WHERE id = $1`, [agentId, n]);
+      }
+    }
     // As insertWorkflows: only seq and the stored input come back. In the order given, which is seq order.
     const byId = new Map(rows.map((r) => [String(r.id), r]));
     return tasks.map((t) => {
@@ -709,22 +733,22 @@ export class SqlStore implements Store {
         output: null,
         progress: null,
         progressMessage: null,
-        attempt: 0,
+        attempt: t.lease ? 1 : 0,
         maxAttempts: t.maxAttempts,
         retryBackoffMs: t.retryBackoffMs,
         timeoutMs: t.timeoutMs,
         priority: t.priority,
         dependsOn: t.dependsOn,
         continueOnFailure: t.continueOnFailure,
-        agentId: null,
+        agentId: t.lease?.agentId ?? null,
         createdAt: t.createdAt,
-        startedAt: null,
+        startedAt: t.lease?.at ?? null,
         finishedAt: null,
         hasRefs: t.hasRefs,
         pendingDeps: t.pendingDeps,
-        leaseId: null,
-        leaseExpiresAt: null,
-        claimedAt: null,
+        leaseId: t.lease?.leaseId ?? null,
+        leaseExpiresAt: t.lease?.expiresAt ?? null,
+        claimedAt: t.lease?.at ?? null,
         progressAt: null,
       };
     });
@@ -798,6 +822,18 @@ export class SqlStore implements Store {
   async getTaskForUpdate(id: string): Promise<StoredTask | null> {
     const [r] = await this.rows(`${TASK_SELECT} WHERE id = $1 FOR UPDATE`, [id]);
     return r ? toTask(r) : null;
+  }
+
+  async hasReadyTasks(capabilities: string[], now: Date): Promise<boolean> {
+    if (capabilities.length === 0) return false;
+    // The claim's own condition, on the ready index.
+    const rows = await this.rows(
+      `SELECT 1 AS ready FROM tasks
+        WHERE status = 'QUEUED' AND capability = ANY($1::text[]) AND (available_at IS NULL OR available_at <= $2::timestamptz)
+        LIMIT 1`,
+      [[...new Set(capabilities)], iso(now)],
+    );
+    return rows.length > 0;
   }
 
   async claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]> {

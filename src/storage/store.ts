@@ -91,6 +91,17 @@ export interface NewTask {
   createdAt: Date;
   /** For a task inserted QUEUED with `$from` references: its input with them resolved. */
   resolvedInput?: unknown;
+  /** Given to an agent as it is written (status RUNNING, first attempt): its lease. */
+  lease?: NewLease;
+}
+
+/** The lease of a task leased as it is inserted: its first claim. */
+export interface NewLease {
+  agentId: string;
+  leaseId: string;
+  expiresAt: Date;
+  /** When it was claimed (and started). */
+  at: Date;
 }
 
 /** A task that changed, with the status it had before (for taskUpdated's previousStatus). */
@@ -159,10 +170,11 @@ export interface Store {
   queueStats(): Promise<QueueStats>;
 
   // ---- workflow engine (write side); every method that changes rows is meant for a transaction
-  /** Inserts workflows in one statement; answers in the order given. */
+  /** Inserts workflows in one statement (PENDING, or RUNNING with startedAt); answers in the order given. */
   insertWorkflows(ws: StoredWorkflow[]): Promise<StoredWorkflow[]>;
   getWorkflowByIdempotencyKey(key: string): Promise<StoredWorkflow | null>;
   getWorkflowForUpdate(id: string): Promise<StoredWorkflow | null>;
+  /** Inserts tasks in one statement; answers in the order given. Leased ones count in their agent's running tasks. */
   insertTasks(tasks: NewTask[]): Promise<StoredTask[]>;
   insertEdges(edges: { depId: string; taskId: string }[]): Promise<void>;
   /**
@@ -181,6 +193,8 @@ export interface Store {
   /** PENDING workflows among ids become RUNNING; returns those that changed. */
   markWorkflowsRunning(ids: string[], at: Date): Promise<StoredWorkflow[]>;
   getTaskForUpdate(id: string): Promise<StoredTask | null>;
+  /** Whether a task of these capabilities is QUEUED and available now (one a claim would take). */
+  hasReadyTasks(capabilities: string[], now: Date): Promise<boolean>;
   /** Claims up to `limit` ready tasks for the agent (SKIP LOCKED), never beyond its free slots, each with a new lease. */
   claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]>;
   /** Finds leases and locks their tasks. */

@@ -440,4 +440,68 @@ describe('agent protocol: push dispatch on PGlite', () => {
     expect((await getWorkflow(s, w.id)).status).toBe('COMPLETED');
     await client.dispose();
   });
+
+  it('writes the ready tasks of a start already leased to a waiting agent, in dispatch order, recorded and announced as claimed', async () => {
+    const a = await registerAgent(s, 'eager', ['cap.eager'], 2);
+    const client = wsClient(s.wsUrl);
+    const sub = subscribe<{ taskAssigned: Lease }>(client, `subscription($a: ID!) { taskAssigned(agentId: $a) { ${LEASE} } }`, { a });
+    const tasks = subscribe<{ taskUpdated: { task: { key: string; status: string }; previousStatus: string | null } }>(
+      client,
+      `subscription { taskUpdated { task { key status } previousStatus } }`,
+    );
+    const workflows = subscribe<{ workflowUpdated: { workflow: { status: string }; previousStatus: string | null } }>(
+      client,
+      `subscription { workflowUpdated { workflow { status } previousStatus } }`,
+    );
+    await s.waitForListeners('task', 1);
+    await s.waitForListeners('workflow', 1);
+    await new Promise((res) => setTimeout(res, 200)); // the agent's subscription is waiting for work
+    const w = await startWorkflow(s, {
+      name: 'eager',
+      steps: [
+        { key: 'low', capability: 'cap.eager', priority: 0 },
+        { key: 'mid', capability: 'cap.eager', priority: 1 },
+        { key: 'high', capability: 'cap.eager', priority: 5 },
+        { key: 'after', capability: 'cap.eager', dependsOn: ['high'] },
+      ],
+    });
+    // Answered RUNNING: the start and its leases are one transaction.
+    expect(w.status).toBe('RUNNING');
+    const first = (await sub.next()).data!.taskAssigned;
+    const second = (await sub.next()).data!.taskAssigned;
+    expect([first.task.key, second.task.key]).toEqual(['high', 'mid']);
+    expect(first).toMatchObject({ agentId: a, attempt: 1, task: { status: 'RUNNING' } });
+    const read = await s.data(
+      `query($w: ID!, $a: ID!) { workflow(id: $w) { status startedAt tasks { key status attempt agent { id } } } agent(id: $a) { status runningTasks } }`,
+      { w: w.id, a },
+    );
+    expect(read.workflow.startedAt).not.toBeNull();
+    expect(read.workflow.tasks.map((t: { key: string; status: string }) => [t.key, t.status])).toEqual([
+      ['low', 'QUEUED'],
+      ['mid', 'RUNNING'],
+      ['high', 'RUNNING'],
+      ['after', 'PENDING'],
+    ]);
+    expect(read.workflow.tasks[2]).toMatchObject({ attempt: 1, agent: { id: a } });
+    expect(read.agent).toEqual({ status: 'BUSY', runningTasks: 2 });
+    // Recorded and announced as a claim is: queued, then started by the agent; the workflow PENDING, then RUNNING.
+    const history = await s.data(`query($t: ID!) { history(filter: { taskId: $t }) { edges { node { type agentId } } } }`, { t: first.task.id });
+    expect(history.history.edges.map((e: { node: { type: string; agentId: string | null } }) => e.node)).toEqual([
+      { type: 'TASK_QUEUED', agentId: null },
+      { type: 'TASK_STARTED', agentId: a },
+    ]);
+    const seen: string[] = [];
+    while (seen.length < 6) {
+      const e = (await tasks.next()).data!.taskUpdated;
+      seen.push(`${e.task.key}:${e.previousStatus}>${e.task.status}`);
+    }
+    expect(seen).toEqual(['low:null>QUEUED', 'mid:null>QUEUED', 'high:null>QUEUED', 'after:null>PENDING', 'high:QUEUED>RUNNING', 'mid:QUEUED>RUNNING']);
+    const wf = [(await workflows.next()).data!.workflowUpdated, (await workflows.next()).data!.workflowUpdated];
+    expect(wf.map((e) => `${e.previousStatus}>${e.workflow.status}`)).toEqual(['null>PENDING', 'PENDING>RUNNING']);
+    // The lease works as any other.
+    expect((await complete(s, first.id, { ok: true })).body.errors).toBeUndefined();
+    // The freed slot goes in dispatch order: `low` (queued first) before `after` (made ready by that completion).
+    expect((await sub.next()).data!.taskAssigned.task.key).toBe('low');
+    await client.dispose();
+  });
 });

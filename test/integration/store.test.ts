@@ -172,6 +172,40 @@ describe.each(backends)('Store on $name', (backend) => {
     expect(lease?.task.status).toBe(TaskStatus.RUNNING);
   });
 
+  it('inserts a task already leased, counted in its agent, its lease found and completed as a claimed one', async () => {
+    const a = await agent('eager', ['cap'], 5);
+    const at = new Date();
+    let leaseId = '';
+    await workflowWith((wid) => {
+      const leased = task(wid, 'leased', { status: TaskStatus.RUNNING });
+      // Named as the claim names leases: task, claim number, random part.
+      leaseId = `${leased.id}:1:${randomUUID().replaceAll('-', '')}`;
+      leased.lease = { agentId: a, leaseId, expiresAt: new Date(at.getTime() + 60_000), at };
+      return [leased, task(wid, 'queued', { status: TaskStatus.QUEUED })];
+    });
+    expect((await store.getAgents([a]))[0]?.runningTasks).toBe(1);
+    const [lease] = await store.transaction((tx) => tx.getLeases([leaseId]));
+    expect(lease?.task).toMatchObject({ key: 'leased', status: TaskStatus.RUNNING, agentId: a, attempt: 1, startedAt: at, claimedAt: at });
+    const done = await store.transaction((tx) => tx.completeLeasedTasks([{ leaseId, outcome: TaskOutcome.SUCCESS, output: 1 }], new Date()));
+    expect(done.map((d) => d.task.key)).toEqual(['leased']);
+    expect((await store.getAgents([a]))[0]?.runningTasks).toBe(0);
+  });
+
+  it('tells whether a claim would find anything: QUEUED, of the capabilities, available now', async () => {
+    const now = new Date();
+    const ready = (capabilities: string[]) => store.transaction((tx) => tx.hasReadyTasks(capabilities, now));
+    await workflowWith((wid) => [
+      task(wid, 'pending'),
+      task(wid, 'later', { status: TaskStatus.QUEUED, capability: 'cap.later' }),
+      task(wid, 'other', { status: TaskStatus.QUEUED, capability: 'cap.other' }),
+    ]);
+    await driver.query(`UPDATE tasks SET available_at = $1::timestamptz WHERE key = 'later'`, [new Date(now.getTime() + 60_000).toISOString()]);
+    expect(await ready(['cap'])).toBe(false);
+    expect(await ready(['cap.later'])).toBe(false);
+    expect(await ready(['cap', 'cap.other'])).toBe(true);
+    expect(await ready([])).toBe(false);
+  });
+
   it('still finds a lease granted before migration 003 (a plain UUID) while it is its task\'s current lease', async () => {
     await workflowWith((wid) => [task(wid, 'old', { capability: 'legacy', status: TaskStatus.QUEUED })]);
     const a = await agent('legacy-agent', ['legacy']);
