@@ -320,6 +320,11 @@ export const enqueueScenario: Scenario = {
         );
         latency = await commitToAgent(server.url, server.wsUrl, registerAgent.agent.id, rate, count);
         floorLatency = await commitToAgent(floorServer.url, floorServer.wsUrl, floorServer.agentId, rate, count);
+        // The round's own figures (the summary gives medians): p99 moves most between rounds.
+        process.stdout.write(
+          `    commit→agent at ${Math.round(rate)}/s: p50 ${latency.p50} / p99 ${latency.p99} ms, answered ${Math.round(latency.answered)}/s; ` +
+            `floor p50 ${floorLatency.p50} / p99 ${floorLatency.p99} ms\n`,
+        );
       } finally {
         await floorServer.stop();
         await plain.stop();

@@ -146,17 +146,26 @@ export class LeaseService {
 
   /**
    * The agent about to be given work, its row locked: seen now, ONLINE again if it was OFFLINE.
-   * Null for a DRAINING agent, and (with `ifExists`) for one that no longer exists; NOT_FOUND otherwise.
+   * Null for a DRAINING agent, and (with `ifExists`) for one that no longer exists; NOT_FOUND
+   * otherwise. With `readyAt`, also whether work it could claim is already queued (same statement).
    */
-  private async takeAgent(tx: Store, changes: Changes, agentId: string, options: { ifExists?: boolean }): Promise<StoredAgent | null> {
-    const agent = await tx.getAgentForUpdate(agentId);
-    if (!agent && options.ifExists) return null;
-    if (!agent) throw notFound('agent', agentId);
+  private async takeAgent(
+    tx: Store,
+    changes: Changes,
+    agentId: string,
+    options: { ifExists?: boolean; readyAt?: Date },
+  ): Promise<(StoredAgent & { hasReadyTasks?: boolean }) | null> {
+    const found = options.readyAt
+      ? await tx.getAgentForLease(agentId, options.readyAt)
+      : await tx.getAgentForUpdate(agentId).then((agent) => (agent ? { agent, hasReadyTasks: undefined } : null));
+    if (!found && options.ifExists) return null;
+    if (!found) throw notFound('agent', agentId);
+    const agent = { ...found.agent, hasReadyTasks: found.hasReadyTasks };
     await this.touch(tx, [agentId]);
     if (agent.status === AgentStatus.OFFLINE) {
       // An agent that asks for work is alive again.
       await tx.updateAgent(agentId, { status: AgentStatus.ONLINE });
-      const back = publicAgent({ ...agent, status: AgentStatus.ONLINE, lastSeenAt: this.ctx.now() });
+      const back = publicAgent({ ...found.agent, status: AgentStatus.ONLINE, lastSeenAt: this.ctx.now() });
       changes.record({ type: HistoryEventType.AGENT_STATUS_CHANGED, agentId, data: { from: AgentStatus.OFFLINE, to: AgentStatus.ONLINE } });
       changes.emit({ topic: 'agent', agent: back });
       return { ...agent, status: AgentStatus.ONLINE };
@@ -189,13 +198,13 @@ export class LeaseService {
     max: number,
   ): Promise<{ leases: Map<string, NewLease>; full: boolean; written(tasks: StoredTask[]): TaskLease[] }> {
     const none = { leases: new Map<string, NewLease>(), full: false, written: () => [] };
-    const agent = await this.takeAgent(tx, changes, agentId, { ifExists: true });
+    const now = this.ctx.now();
+    const agent = await this.takeAgent(tx, changes, agentId, { ifExists: true, readyAt: now });
     if (!agent) return none;
     const free = agent.concurrency - agent.runningTasks;
     if (free <= 0) return { ...none, full: true };
-    const now = this.ctx.now();
     const mine = ready.filter((t) => agent.capabilities.includes(t.capability));
-    if (mine.length === 0 || (await tx.hasReadyTasks(agent.capabilities, now))) return none;
+    if (mine.length === 0 || agent.hasReadyTasks) return none;
     // Dispatch order among them: priority, then the order they are written in (their seq).
     const chosen = [...mine].sort((a, b) => b.priority - a.priority).slice(0, Math.min(max, free));
     const expiresAt = new Date(now.getTime() + this.ctx.options.leaseTimeoutMs);

@@ -81,6 +81,10 @@ export class PgliteDriver implements SqlDriver {
     // took 1.46 ms re-planned and 0.73 ms on the stored plan. The statements are written for
     // stable plans (literal statuses where partial indexes apply, equality per capability).
     await db.exec('SET plan_cache_mode = force_generic_plan');
+    // A new 16 MB WAL segment is not zero-filled first: through PGlite's emulated filesystem that
+    // stalled the transaction crossing into it (10 ms instead of 1.5 here; 3 ms without). Zeroing
+    // only pre-allocates space; what is written and when it is flushed do not change.
+    await db.exec('SET wal_init_zero = off');
     return new PgliteDriver(db);
   }
 

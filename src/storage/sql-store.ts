@@ -335,6 +335,19 @@ export class SqlStore implements Store {
     return r ? toAgent(r) : null;
   }
 
+  async getAgentForLease(id: string, now: Date): Promise<{ agent: StoredAgent; hasReadyTasks: boolean } | null> {
+    // The claim's own condition, on the ready index.
+    const [r] = await this.rows(
+      `SELECT ${AGENT_COLUMNS},
+              EXISTS (SELECT 1 FROM tasks t
+                       WHERE t.status = 'QUEUED' AND t.capability = ANY(a.capabilities)
+                         AND (t.available_at IS NULL OR t.available_at <= $2::timestamptz)) AS has_ready
+         FROM agents a WHERE a.id = $1 FOR UPDATE OF a`,
+      [id, iso(now)],
+    );
+    return r ? { agent: toAgent(r), hasReadyTasks: r.has_ready === true } : null;
+  }
+
   async getAgentByNameForUpdate(name: string): Promise<StoredAgent | null> {
     const [r] = await this.rows(`${AGENT_SELECT} WHERE a.name = $1 FOR UPDATE`, [name]);
     return r ? toAgent(r) : null;
@@ -660,25 +673,34 @@ export class SqlStore implements Store {
           arrays: ', $18::text[], $19::text[], $20::text[], $21::text[]',
           names: ', agent_id, lease_id, lease_expires_at, leased_at',
         }
-      : { columns: '', values: '', arrays: '', names: '' };
+      : null;
     // One statement for the whole workflow; depends_on travels as JSON because unnest flattens arrays
     // (a step without dependencies skips the subquery that unpacks it).
-    const rows = await this.rows(
-      `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
+    const insert = `INSERT INTO tasks (id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
                           retry_backoff_ms, timeout_ms, priority, depends_on, continue_on_failure, pending_deps, created_at,
-                          resolved_input${lease.columns})
+                          resolved_input${lease?.columns ?? ''})
        SELECT id, workflow_id, key, name, capability, status, input::jsonb, has_refs, max_attempts, retry_backoff_ms,
               timeout_ms, priority,
               CASE WHEN deps = '[]' THEN '{}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(deps::jsonb)) END,
               continue_on_failure,
-              pending_deps, created_at::timestamptz, resolved::jsonb${lease.values}
+              pending_deps, created_at::timestamptz, resolved::jsonb${lease?.values ?? ''}
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[],
                      $9::int[], $10::int[], $11::int[], $12::int[], $13::text[], $14::boolean[], $15::int[], $16::text[],
-                     $17::text[]${lease.arrays})
+                     $17::text[]${lease?.arrays ?? ''})
               WITH ORDINALITY AS t(id, workflow_id, key, name, capability, status, input, has_refs, max_attempts,
-                   retry_backoff_ms, timeout_ms, priority, deps, continue_on_failure, pending_deps, created_at, resolved${lease.names}, n)
+                   retry_backoff_ms, timeout_ms, priority, deps, continue_on_failure, pending_deps, created_at, resolved${lease?.names ?? ''}, n)
         ORDER BY n
-       RETURNING id, seq::text AS seq, coalesce(resolved_input, input)::text AS input`,
+       RETURNING id, seq::text AS seq, coalesce(resolved_input, input)::text AS input`;
+    const rows = await this.rows(
+      lease
+        ? // The running count is kept by triggers on UPDATE and DELETE (migration 005); tasks inserted
+          // RUNNING are counted by the same statement.
+          `WITH ins AS (${insert}, agent_id),
+                counted AS (UPDATE agents a SET running = a.running + c.n
+                              FROM (SELECT agent_id, count(*)::int AS n FROM ins WHERE agent_id IS NOT NULL GROUP BY agent_id) c
+                             WHERE a.id = c.agent_id)
+           SELECT id, seq, input FROM ins`
+        : insert,
       [
         col('id'),
         col('workflowId'),
@@ -697,7 +719,7 @@ export class SqlStore implements Store {
         col('pendingDeps') as unknown as string[],
         tasks.map((t) => t.createdAt.toISOString()),
         tasks.map((t) => (t.resolvedInput === undefined ? null : JSON.stringify(t.resolvedInput))) as string[],
-        ...(leased
+        ...(lease
           ? [
               tasks.map((t) => t.lease?.agentId ?? null) as string[],
               tasks.map((t) => t.lease?.leaseId ?? null) as string[],
@@ -707,15 +729,6 @@ export class SqlStore implements Store {
           : []),
       ],
     );
-    if (leased) {
-      // The running count is kept by triggers on UPDATE and DELETE (migration 005); a task inserted
-      // RUNNING is counted here, in the same transaction.
-      const perAgent = new Map<string, number>();
-      for (const t of tasks) if (t.lease) perAgent.set(t.lease.agentId, (perAgent.get(t.lease.agentId) ?? 0) + 1);
-      for (const [agentId, n] of perAgent) {
-        await this.rows(`UPDATE agents SET running = running + $2 WHERE id = $1`, [agentId, n]);
-      }
-    }
     // As insertWorkflows: only seq and the stored input come back. In the order given, which is seq order.
     const byId = new Map(rows.map((r) => [String(r.id), r]));
     return tasks.map((t) => {
@@ -822,18 +835,6 @@ export class SqlStore implements Store {
   async getTaskForUpdate(id: string): Promise<StoredTask | null> {
     const [r] = await this.rows(`${TASK_SELECT} WHERE id = $1 FOR UPDATE`, [id]);
     return r ? toTask(r) : null;
-  }
-
-  async hasReadyTasks(capabilities: string[], now: Date): Promise<boolean> {
-    if (capabilities.length === 0) return false;
-    // The claim's own condition, on the ready index.
-    const rows = await this.rows(
-      `SELECT 1 AS ready FROM tasks
-        WHERE status = 'QUEUED' AND capability = ANY($1::text[]) AND (available_at IS NULL OR available_at <= $2::timestamptz)
-        LIMIT 1`,
-      [[...new Set(capabilities)], iso(now)],
-    );
-    return rows.length > 0;
   }
 
   async claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]> {

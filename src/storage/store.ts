@@ -125,6 +125,11 @@ export interface Store {
   insertAgent(agent: StoredAgent): Promise<void>;
   /** Locks the row (FOR UPDATE) when called inside a transaction. */
   getAgentForUpdate(id: string): Promise<StoredAgent | null>;
+  /**
+   * getAgentForUpdate, and whether a task of its capabilities is QUEUED and available at `now`
+   * (one its claim would take), in one statement.
+   */
+  getAgentForLease(id: string, now: Date): Promise<{ agent: StoredAgent; hasReadyTasks: boolean } | null>;
   getAgentByNameForUpdate(name: string): Promise<StoredAgent | null>;
   getAgents(ids: readonly string[]): Promise<StoredAgent[]>;
   getAgentByName(name: string): Promise<StoredAgent | null>;
@@ -193,8 +198,6 @@ export interface Store {
   /** PENDING workflows among ids become RUNNING; returns those that changed. */
   markWorkflowsRunning(ids: string[], at: Date): Promise<StoredWorkflow[]>;
   getTaskForUpdate(id: string): Promise<StoredTask | null>;
-  /** Whether a task of these capabilities is QUEUED and available now (one a claim would take). */
-  hasReadyTasks(capabilities: string[], now: Date): Promise<boolean>;
   /** Claims up to `limit` ready tasks for the agent (SKIP LOCKED), never beyond its free slots, each with a new lease. */
   claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]>;
   /** Finds leases and locks their tasks. */

@@ -191,19 +191,22 @@ describe.each(backends)('Store on $name', (backend) => {
     expect((await store.getAgents([a]))[0]?.runningTasks).toBe(0);
   });
 
-  it('tells whether a claim would find anything: QUEUED, of the capabilities, available now', async () => {
+  it('locks an agent for a lease and tells whether a claim of its would find anything: QUEUED, of its capabilities, available now', async () => {
     const now = new Date();
-    const ready = (capabilities: string[]) => store.transaction((tx) => tx.hasReadyTasks(capabilities, now));
+    const [one, two, none] = [await agent('one', ['cap']), await agent('two', ['cap', 'cap.other']), await agent('none', [])];
+    const ready = (id: string) => store.transaction(async (tx) => (await tx.getAgentForLease(id, now))?.hasReadyTasks);
     await workflowWith((wid) => [
       task(wid, 'pending'),
-      task(wid, 'later', { status: TaskStatus.QUEUED, capability: 'cap.later' }),
+      task(wid, 'later', { status: TaskStatus.QUEUED, capability: 'cap' }),
       task(wid, 'other', { status: TaskStatus.QUEUED, capability: 'cap.other' }),
     ]);
     await driver.query(`UPDATE tasks SET available_at = $1::timestamptz WHERE key = 'later'`, [new Date(now.getTime() + 60_000).toISOString()]);
-    expect(await ready(['cap'])).toBe(false);
-    expect(await ready(['cap.later'])).toBe(false);
-    expect(await ready(['cap', 'cap.other'])).toBe(true);
-    expect(await ready([])).toBe(false);
+    expect(await ready(one)).toBe(false);
+    expect(await ready(two)).toBe(true);
+    expect(await ready(none)).toBe(false);
+    expect(await store.transaction((tx) => tx.getAgentForLease('nobody', now))).toBeNull();
+    const found = await store.transaction((tx) => tx.getAgentForLease(two, now));
+    expect(found?.agent).toMatchObject({ id: two, name: 'two', capabilities: ['cap', 'cap.other'], runningTasks: 0 });
   });
 
   it('still finds a lease granted before migration 003 (a plain UUID) while it is its task\'s current lease', async () => {
