@@ -2,9 +2,9 @@
 // arrives, up to PUSH_BATCH per claim (never beyond the agent's free concurrency), and sent one
 // by one. On PGlite, work made ready by a transaction is claimed for subscribers with nothing to
 // send in that same transaction (a start writes such tasks already leased); otherwise when they
-// are woken. A subscriber claims for itself
-// only when something it could take may be waiting (it listens from before each claim on). Leases
-// claimed but not yet sent when the subscriber leaves are given back at once.
+// are woken. A subscriber claims for itself only when something it could take may be waiting (it
+// listens from before each claim on). Leases claimed but not yet sent when the subscriber leaves
+// are given back at once.
 import { notFound } from '../domain/errors';
 import type { TaskLease } from '../domain/workflow';
 import type { NewLease, NewTask, Store, StoredTask } from '../storage/store';
@@ -45,6 +45,12 @@ interface Subscriber {
 
 export class Dispatcher {
   private readonly subscribers = new Set<Subscriber>();
+  /**
+   * Subscribers a transaction not yet committed found full (or gave all they may take): skipped
+   * for the rest of it. Their `full` flag is set only once it commits (a rolled-back transaction
+   * changed nothing), as is `more`.
+   */
+  private readonly fullIn = new WeakMap<Changes, Set<Subscriber>>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -69,12 +75,11 @@ export class Dispatcher {
     let ready = changes.announce();
     for (const sub of this.subscribers) {
       if (!ready.length || tried.length >= CLAIMS_PER_TRANSACTION) break;
-      if (sub.stopped || sub.full || sub.buffer.length) continue;
+      if (!this.mayTake(sub, changes)) continue;
       if (!sub.capabilities.some((c) => ready.includes(c))) continue;
       tried.push(sub);
       const { leases, full } = await this.leases.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifExists: true });
-      if (full) sub.full = true;
-      if (leases.length >= PUSH_BATCH) sub.more = true;
+      this.flag(sub, changes, full, leases.length >= PUSH_BATCH);
       if (leases.length) {
         changes.committed.push(() => this.deliver(sub, leases));
         ready = changes.announce();
@@ -96,15 +101,18 @@ export class Dispatcher {
     const byTask = new Map<string, NewLease>();
     const given: { sub: Subscriber; ids: Set<string>; written(tasks: StoredTask[]): TaskLease[] }[] = [];
     const tried: Subscriber[] = [];
+    // One grant per agent: its free slots are read from its row, which counts these leases only
+    // once the tasks are inserted (an agent may have several subscriptions).
+    const agents = new Set<string>();
     for (const sub of this.subscribers) {
       if (tried.length >= CLAIMS_PER_TRANSACTION) break;
-      if (sub.stopped || sub.full || sub.buffer.length) continue;
+      if (!this.mayTake(sub, changes) || agents.has(sub.agentId)) continue;
       const candidates = ready.filter((t) => !byTask.has(t.id) && sub.capabilities.includes(t.capability));
       if (!candidates.length) continue;
       tried.push(sub);
+      agents.add(sub.agentId);
       const grant = await this.leases.leaseAtStart(tx, changes, sub.agentId, candidates, PUSH_BATCH);
-      if (grant.full) sub.full = true;
-      if (grant.leases.size >= PUSH_BATCH) sub.more = true;
+      this.flag(sub, changes, grant.full, grant.leases.size >= PUSH_BATCH);
       if (grant.leases.size === 0) continue;
       for (const [id, lease] of grant.leases) byTask.set(id, lease);
       given.push({ sub, ids: new Set(grant.leases.keys()), written: grant.written });
@@ -120,6 +128,25 @@ export class Dispatcher {
         }
       },
     };
+  }
+
+  /** Whether a transaction may claim for this subscriber: connected, nothing left to send, not known full. */
+  private mayTake(sub: Subscriber, changes: Changes): boolean {
+    return !sub.stopped && !sub.full && sub.buffer.length === 0 && !this.fullIn.get(changes)?.has(sub);
+  }
+
+  /** What a claim in this transaction learnt of the subscriber: kept once it commits. */
+  private flag(sub: Subscriber, changes: Changes, full: boolean | undefined, more: boolean): void {
+    if (full) {
+      const inTx = this.fullIn.get(changes) ?? new Set<Subscriber>();
+      this.fullIn.set(changes, inTx.add(sub));
+    }
+    if (full || more) {
+      changes.committed.push(() => {
+        if (full) sub.full = true;
+        if (more) sub.more = true;
+      });
+    }
   }
 
   /** Subscribers just given a chance go to the back of the line (the others are tried first next time). */

@@ -119,7 +119,7 @@ export class LeaseService {
     options: { ifExists?: boolean } = {},
   ): Promise<{ leases: TaskLease[]; accepting: boolean; full?: boolean }> {
     const now = this.ctx.now();
-    const agent = await this.takeAgent(tx, changes, agentId, options);
+    const agent = (await this.takeAgent(tx, changes, agentId, options))?.agent;
     if (!agent) return { leases: [], accepting: false };
     const free = agent.concurrency - agent.runningTasks;
     if (free <= 0) return { leases: [], accepting: true, full: true };
@@ -154,23 +154,23 @@ export class LeaseService {
     changes: Changes,
     agentId: string,
     options: { ifExists?: boolean; readyAt?: Date },
-  ): Promise<(StoredAgent & { hasReadyTasks?: boolean }) | null> {
+  ): Promise<{ agent: StoredAgent; hasReadyTasks: boolean } | null> {
     const found = options.readyAt
       ? await tx.getAgentForLease(agentId, options.readyAt)
-      : await tx.getAgentForUpdate(agentId).then((agent) => (agent ? { agent, hasReadyTasks: undefined } : null));
+      : await tx.getAgentForUpdate(agentId).then((agent) => (agent ? { agent, hasReadyTasks: false } : null));
     if (!found && options.ifExists) return null;
     if (!found) throw notFound('agent', agentId);
-    const agent = { ...found.agent, hasReadyTasks: found.hasReadyTasks };
+    const { agent } = found;
     await this.touch(tx, [agentId]);
     if (agent.status === AgentStatus.OFFLINE) {
       // An agent that asks for work is alive again.
       await tx.updateAgent(agentId, { status: AgentStatus.ONLINE });
-      const back = publicAgent({ ...found.agent, status: AgentStatus.ONLINE, lastSeenAt: this.ctx.now() });
+      const back = { ...agent, status: AgentStatus.ONLINE };
       changes.record({ type: HistoryEventType.AGENT_STATUS_CHANGED, agentId, data: { from: AgentStatus.OFFLINE, to: AgentStatus.ONLINE } });
-      changes.emit({ topic: 'agent', agent: back });
-      return { ...agent, status: AgentStatus.ONLINE };
+      changes.emit({ topic: 'agent', agent: publicAgent({ ...back, lastSeenAt: this.ctx.now() }) });
+      return { ...found, agent: back };
     }
-    return agent.status === AgentStatus.DRAINING ? null : agent;
+    return agent.status === AgentStatus.DRAINING ? null : found;
   }
 
   /** An agent whose free slots these leases took is BUSY now: announced with them. */
@@ -199,12 +199,13 @@ export class LeaseService {
   ): Promise<{ leases: Map<string, NewLease>; full: boolean; written(tasks: StoredTask[]): TaskLease[] }> {
     const none = { leases: new Map<string, NewLease>(), full: false, written: () => [] };
     const now = this.ctx.now();
-    const agent = await this.takeAgent(tx, changes, agentId, { ifExists: true, readyAt: now });
-    if (!agent) return none;
+    const taken = await this.takeAgent(tx, changes, agentId, { ifExists: true, readyAt: now });
+    if (!taken) return none;
+    const { agent } = taken;
     const free = agent.concurrency - agent.runningTasks;
     if (free <= 0) return { ...none, full: true };
     const mine = ready.filter((t) => agent.capabilities.includes(t.capability));
-    if (mine.length === 0 || agent.hasReadyTasks) return none;
+    if (mine.length === 0 || taken.hasReadyTasks) return none;
     // Dispatch order among them: priority, then the order they are written in (their seq).
     const chosen = [...mine].sort((a, b) => b.priority - a.priority).slice(0, Math.min(max, free));
     const expiresAt = new Date(now.getTime() + this.ctx.options.leaseTimeoutMs);

@@ -158,16 +158,17 @@ export class WorkflowService {
       });
       // Ready tasks a connected agent takes at once are written RUNNING, their workflows RUNNING.
       const leased = this.leaseAtStart ? await this.leaseAtStart(tx, changes, rows.filter((r) => r.status === TaskStatus.QUEUED)) : null;
-      const running = new Set<string>();
+      const running = new Map<string, Date>();
       for (const row of rows) {
         const lease = leased?.byTask.get(row.id);
         if (!lease) continue;
         row.status = TaskStatus.RUNNING;
         row.lease = lease;
-        running.add(row.workflowId);
+        running.set(row.workflowId, lease.at);
       }
       for (const w of workflows) {
-        if (running.has(w.id)) Object.assign(w, { status: WorkflowStatus.RUNNING, startedAt: now });
+        const at = running.get(w.id);
+        if (at) Object.assign(w, { status: WorkflowStatus.RUNNING, startedAt: at });
       }
       const written = await tx.insertWorkflows(workflows);
       starts.forEach((start, k) => {

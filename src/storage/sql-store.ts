@@ -695,9 +695,10 @@ export class SqlStore implements Store {
       lease
         ? // The running count is kept by triggers on UPDATE and DELETE (migration 005); tasks inserted
           // RUNNING are counted by the same statement.
-          `WITH ins AS (${insert}, agent_id),
+          `WITH ins AS (${insert}, agent_id, status),
                 counted AS (UPDATE agents a SET running = a.running + c.n
-                              FROM (SELECT agent_id, count(*)::int AS n FROM ins WHERE agent_id IS NOT NULL GROUP BY agent_id) c
+                              FROM (SELECT agent_id, count(*)::int AS n FROM ins
+                                     WHERE status = 'RUNNING' AND agent_id IS NOT NULL GROUP BY agent_id) c
                              WHERE a.id = c.agent_id)
            SELECT id, seq, input FROM ins`
         : insert,

@@ -89,7 +89,7 @@ export interface NewTask {
   continueOnFailure: boolean;
   pendingDeps: number;
   createdAt: Date;
-  /** For a task inserted QUEUED with `$from` references: its input with them resolved. */
+  /** For a task inserted ready (QUEUED, or RUNNING with a lease) with `$from` references: its input with them resolved. */
   resolvedInput?: unknown;
   /** Given to an agent as it is written (status RUNNING, first attempt): its lease. */
   lease?: NewLease;

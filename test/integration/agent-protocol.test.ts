@@ -504,4 +504,19 @@ describe('agent protocol: push dispatch on PGlite', () => {
     expect((await sub.next()).data!.taskAssigned.task.key).toBe('low');
     await client.dispose();
   });
+
+  it('gives an agent no more than its concurrency at a start, however many subscriptions it has', async () => {
+    const a = await registerAgent(s, 'twice', ['cap.twice'], 2);
+    const client = wsClient(s.wsUrl);
+    const query = `subscription($a: ID!) { taskAssigned(agentId: $a) { ${LEASE} } }`;
+    const subs = [subscribe<{ taskAssigned: Lease }>(client, query, { a }), subscribe<{ taskAssigned: Lease }>(client, query, { a })];
+    await new Promise((res) => setTimeout(res, 200)); // both subscriptions are waiting for work
+    const w = await startWorkflow(s, { name: 'twice', steps: steps(4, 'cap.twice') });
+    const read = await s.data(`query($w: ID!, $a: ID!) { workflow(id: $w) { tasks { status } } agent(id: $a) { runningTasks } }`, { w: w.id, a });
+    expect(read.workflow.tasks.map((t: { status: string }) => t.status)).toEqual(['RUNNING', 'RUNNING', 'QUEUED', 'QUEUED']);
+    expect(read.agent.runningTasks).toBe(2);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(subs[0]!.received.length + subs[1]!.received.length).toBe(2);
+    await client.dispose();
+  });
 });

@@ -3,10 +3,11 @@
 -- an agent holding thousands of leases made every claim for it dearer. Triggers keep the count, so
 -- no statement that starts or ends a lease can forget it: every UPDATE of tasks (claims, results,
 -- retries, cancels, expiries, leases given back, an agent's deletion setting agent_id to NULL) and
--- every DELETE. Tasks are never inserted RUNNING. Statement-level, so a batch of results costs one
--- update of each agent concerned. The order the agents' rows are locked in is the join's, not
--- guaranteed to be the subquery's: two writes over several agents each may deadlock on PostgreSQL,
--- and the writer runs the one aborted again (as for task and workflow rows). (Lines inside the
+-- every DELETE (a task inserted RUNNING, leased as a start writes it, is counted by that insert).
+-- Statement-level, so a batch of results costs one update of each agent concerned. The order the
+-- agents' rows are locked in is the join's, not guaranteed to be the subquery's: two writes over
+-- several agents each may deadlock on PostgreSQL, and the writer runs the one aborted again (as for
+-- task and workflow rows). (Lines inside the
 -- function end in something other than a semicolon: the migration runner splits statements on
 -- semicolons that end a line.)
 ALTER TABLE agents ADD COLUMN running integer NOT NULL DEFAULT 0;
