@@ -34,6 +34,13 @@ const str = (v: unknown): string | null => (v == null ? null : String(v));
 /** A jsonb column selected as text: its value, keys in the order jsonb keeps them. */
 const parsed = (v: unknown): unknown => (v == null ? null : JSON.parse(String(v)));
 
+/**
+ * A task a claim would take at `at` (an SQL time expression): QUEUED, its retry backoff over.
+ * `t` qualifies the columns. The claim, the check for older ready work and the queue's oldest wait
+ * all mean this.
+ */
+const READY = (at: string, t = '') => `${t}status = 'QUEUED' AND (${t}available_at IS NULL OR ${t}available_at <= ${at})`;
+
 /** Collects AND-ed conditions and their parameters for a dynamic WHERE clause. */
 class Conditions {
   private readonly parts: string[] = [];
@@ -336,12 +343,11 @@ export class SqlStore implements Store {
   }
 
   async getAgentForLease(id: string, now: Date): Promise<{ agent: StoredAgent; hasReadyTasks: boolean } | null> {
-    // The claim's own condition, on the ready index.
+    // The claim's own condition (READY), on the ready index.
     const [r] = await this.rows(
       `SELECT ${AGENT_COLUMNS},
               EXISTS (SELECT 1 FROM tasks t
-                       WHERE t.status = 'QUEUED' AND t.capability = ANY(a.capabilities)
-                         AND (t.available_at IS NULL OR t.available_at <= $2::timestamptz)) AS has_ready
+                       WHERE ${READY('$2::timestamptz', 't.')} AND t.capability = ANY(a.capabilities)) AS has_ready
          FROM agents a WHERE a.id = $1 FOR UPDATE OF a`,
       [id, iso(now)],
     );
@@ -605,7 +611,7 @@ export class SqlStore implements Store {
       `SELECT (SELECT count(*)::int FROM tasks WHERE status = 'QUEUED') AS queued,
               (SELECT count(*)::int FROM tasks WHERE status = 'RUNNING') AS running,
               (SELECT min(coalesce(available_at, created_at)) FROM tasks
-                 WHERE status = 'QUEUED' AND (available_at IS NULL OR available_at <= now())) AS oldest,
+                 WHERE ${READY('now()')}) AS oldest,
               (SELECT coalesce(array_agg(capability), '{}') FROM
                  (SELECT DISTINCT capability FROM tasks WHERE status = 'QUEUED' LIMIT 1000) q) AS capabilities`,
     );
@@ -664,8 +670,7 @@ export class SqlStore implements Store {
     const col = <K extends keyof NewTask>(k: K) => tasks.map((t) => t[k]);
     // Tasks given to an agent as they are written (a start with an agent waiting) carry their first
     // lease: a statement of its own text, so that starts without one keep the shorter statement.
-    const leased = tasks.some((t) => t.lease);
-    const lease = leased
+    const lease = tasks.some((t) => t.lease)
       ? {
           columns: ', agent_id, attempt, claims, lease_id, lease_expires_at, claimed_at, started_at',
           values: `, agent_id, CASE WHEN lease_id IS NULL THEN 0 ELSE 1 END, CASE WHEN lease_id IS NULL THEN 0 ELSE 1 END,
@@ -851,7 +856,7 @@ export class SqlStore implements Store {
          SELECT least($3, greatest(0, (SELECT concurrency - running FROM agents WHERE id = $4))) AS n
        ), picked AS (
          SELECT id FROM tasks
-          WHERE status = 'QUEUED' AND ${
+          WHERE ${READY('$2::timestamptz')} AND ${
             capabilities.length === 1
               ? // One capability: the ready index in order, stopping at the limit.
                 'capability = ($1::text[])[1]'
@@ -859,7 +864,6 @@ export class SqlStore implements Store {
                 // takes, and a concurrent claimer would skip rows nobody was going to take.
                 'capability = ANY($1::text[])'
           }
-            AND (available_at IS NULL OR available_at <= $2::timestamptz)
           ORDER BY priority DESC, seq
           LIMIT (SELECT n FROM free)
           FOR UPDATE SKIP LOCKED

@@ -7,9 +7,8 @@
 -- Statement-level, so a batch of results costs one update of each agent concerned. The order the
 -- agents' rows are locked in is the join's, not guaranteed to be the subquery's: two writes over
 -- several agents each may deadlock on PostgreSQL, and the writer runs the one aborted again (as for
--- task and workflow rows). (Lines inside the
--- function end in something other than a semicolon: the migration runner splits statements on
--- semicolons that end a line.)
+-- task and workflow rows). (Lines inside the function end in something other than a semicolon: the
+-- migration runner splits statements on semicolons that end a line.)
 ALTER TABLE agents ADD COLUMN running integer NOT NULL DEFAULT 0;
 UPDATE agents a SET running = (SELECT count(*) FROM tasks t WHERE t.agent_id = a.id AND t.status = 'RUNNING');
 
