@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/server/config';
 import { type RunningServer, startServer } from '../src/server/http';
+import { sleep } from './stats';
 
 export interface Measurement {
   value: number;
@@ -35,18 +36,7 @@ export interface BenchContext {
   redisUrl: string | null;
 }
 
-export const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
-export const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-};
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { median, percentile, sleep } from './stats';
 
 export interface BenchServer extends RunningServer {
   stop(): Promise<void>;

@@ -9,6 +9,7 @@
 import { Agent, request } from 'node:http';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { percentile, sleep } from '../stats';
 
 /** Connections the sender may open, as many as the throughput was measured with. */
 const CONNECTIONS = 50;
@@ -19,11 +20,6 @@ const [url, wsUrl, agentId, capability, rateArg, countArg, warmArg] = process.ar
 const rate = Number(rateArg);
 const count = Number(countArg);
 const warmUp = Number(warmArg ?? 0);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number) : NaN;
-};
 
 /**
  * Sends GraphQL requests the way a client with a connection pool does: over at most CONNECTIONS

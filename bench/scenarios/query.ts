@@ -49,7 +49,7 @@ async function loadSideBySide(targets: { url: string; body: string }[], seconds:
   const run = (t: { url: string; body: string }, duration: number) =>
     autocannon({ url: t.url, method: 'POST', headers: { 'content-type': 'application/json' }, body: t.body, connections: 50, duration });
   for (const t of targets) await run(t, WARM_UP_SECONDS);
-  const slices = targets.map(() => [] as { rps: number; p99: number; errors: number }[]);
+  const slices = targets.map(() => [] as Load[]);
   for (let turn = 0; turn < SLICES; turn++) {
     for (const [i, t] of targets.entries()) {
       const r = await run(t, seconds / SLICES);
