@@ -120,16 +120,21 @@ export class Orchestrator {
     };
   }
 
-  /** Clears cache, history, error records, finished workflows and quality counters; keeps agents and running work. */
+  /**
+   * Clears cache, history, error records and finished workflows; keeps agents and running work,
+   * and the quality counters of what it keeps (see Store.recountQuality).
+   */
   async reset(): Promise<OrchestratorStatus> {
     await this.ctx.writer.write(async (tx, changes) => {
+      // First: results recorded while this runs wait for it, so the recount misses none.
+      await tx.lockQuality();
       const cleared = {
         cacheEntries: await tx.clearCache(null, this.ctx.now()),
         historyEvents: await tx.clearHistory(null),
         errorRecords: await tx.deleteAllErrors(),
         workflows: await tx.deleteFinishedWorkflows(),
       };
-      await tx.resetQuality();
+      await tx.recountQuality();
       changes.record({ type: HistoryEventType.ORCHESTRATOR_RESET, data: cleared });
     });
     return this.status();

@@ -462,8 +462,27 @@ export class SqlStore implements Store {
     );
   }
 
-  async resetQuality(): Promise<void> {
-    await this.rows('DELETE FROM quality_counters');
+  async lockQuality(): Promise<void> {
+    // Conflicts with the row locks of addQuality, not with reads.
+    await this.rows('LOCK TABLE quality_counters IN SHARE ROW EXCLUSIVE MODE');
+  }
+
+  async recountQuality(): Promise<void> {
+    // Workflows keep their counters, which count every result since they started, retried ones
+    // too; deleted workflows take theirs with them. Overall is the sum of the workflows kept; an
+    // agent counts the results its kept tasks hold.
+    await this.rows(
+      `DELETE FROM quality_counters q
+        WHERE q.scope <> 'workflow' OR NOT EXISTS (SELECT 1 FROM workflows w WHERE w.id = q.scope_id)`,
+    );
+    await this.rows(
+      `INSERT INTO quality_counters (scope, scope_id, succeeded, partial, failed)
+       SELECT 'agent', agent_id, count(*) FILTER (WHERE outcome = 'SUCCESS'), count(*) FILTER (WHERE outcome = 'PARTIAL'),
+              count(*) FILTER (WHERE outcome = 'FAILURE')
+         FROM tasks WHERE agent_id IS NOT NULL AND outcome IS NOT NULL GROUP BY agent_id
+       UNION ALL
+       SELECT 'all', '', sum(succeeded), sum(partial), sum(failed) FROM quality_counters WHERE scope = 'workflow' HAVING count(*) > 0`,
+    );
   }
 
   // ------------------------------------------------------------------ cache

@@ -150,7 +150,13 @@ export interface Store {
   getQuality(scope: QualityScope, ids: readonly string[]): Promise<Map<string, QualityCounts>>;
   /** Adds result counts to quality counters; one row per (scope, id). */
   addQuality(rows: { scope: QualityScope; id: string; delta: QualityCounts }[]): Promise<void>;
-  resetQuality(): Promise<void>;
+  /** Holds every quality counter until commit: a reset recounts them from rows no result changes meanwhile. */
+  lockQuality(): Promise<void>;
+  /**
+   * After a reset deleted rows: workflows kept keep their counters, deleted ones lose theirs, each
+   * agent counts the results of its kept tasks, and overall is the sum of the workflows kept.
+   */
+  recountQuality(): Promise<void>;
 
   setCache(entry: CacheEntry): Promise<CacheEntry>;
   getCache(key: string, now: Date): Promise<CacheEntry | null>;
