@@ -22,7 +22,6 @@ export class BuiltinRunner {
   private readonly stopping = new AbortController();
   private readonly loops: Promise<void>[] = [];
   private readonly running = new Map<string, Running>();
-  private agentIds: string[] = [];
   /**
    * Results waiting to be recorded: every result finished in one turn of the event loop goes in
    * one transaction per agent, which also claims that agent's next tasks.
@@ -49,7 +48,6 @@ export class BuiltinRunner {
         },
         AgentKind.BUILTIN,
       );
-      this.agentIds.push(registered.id);
       this.byId.set(registered.id, agent);
       this.loops.push(this.loop(registered.id, agent));
     }
@@ -207,7 +205,7 @@ export class BuiltinRunner {
     if (this.running.size) {
       this.log.info('handing unfinished built-in tasks back', { count: this.running.size });
       for (const r of this.running.values()) r.abort.abort();
-      await this.o.leases.handBack(this.agentIds).catch(() => undefined);
+      await this.o.leases.handBack().catch((err) => this.log.warn('could not hand built-in tasks back; the next start hands them back', { err }));
       await all;
     }
   }

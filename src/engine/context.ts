@@ -29,6 +29,15 @@ export interface EngineOptions {
   maxWorkflowSteps: number;
   /** How many tasks each built-in agent runs at once. */
   builtinConcurrency: number;
+  /**
+   * This instance is the only one that can be running (the embedded store is one process's): at
+   * start-up every built-in lease of another instance is known dead and handed back at once.
+   */
+  soleInstance: boolean;
+  /** An instance unseen for this long is dead: its built-in leases are handed back. */
+  instanceTimeoutMs: number;
+  /** Hand-backs after its instance died that one task gets; past them its lease is lost (AGENT_LOST). */
+  maxTaskHandbacks: number;
   /** Largest JSON value (metadata, context, cache value) accepted, in bytes of its JSON text. */
   maxJsonBytes: number;
 }

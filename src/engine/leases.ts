@@ -1,12 +1,12 @@
 // The agent task protocol: claiming ready tasks under a lease (pull, long-poll or push), extending
 // the lease with heartbeats, and ending it with a result. A lease id fences every write: a result
 // is recorded once, by the holder of the current lease.
-import { AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, TaskOutcome, TaskStatus, WorkflowStatus } from '../domain/enums';
+import { AgentKind, AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, TaskOutcome, TaskStatus, WorkflowStatus } from '../domain/enums';
 import { conflict, type DomainError, invalid, notFound } from '../domain/errors';
 import { ErrorRecordBuilder } from '../domain/error-record';
 import { dispatchOrder, type Task, type TaskLease } from '../domain/workflow';
 import { randomUUID } from 'node:crypto';
-import type { LeaseLookup, NewLease, NewTask, Store, StoredAgent, StoredTask } from '../storage/store';
+import type { LeaseLookup, NewLease, NewTask, ReturnedLeases, Store, StoredAgent, StoredTask } from '../storage/store';
 import { publicAgent } from './agents';
 import type { EngineContext } from './context';
 import { checkJsonSize } from './json-limit';
@@ -16,6 +16,8 @@ import type { Changes } from './writer';
 
 export const CLAIM_MAX = 500;
 export const WAIT_MAX_MS = 60_000;
+/** Leases handed back per transaction when an instance stops. */
+const HAND_BACK_BATCH = 500;
 
 export interface ResultItem {
   leaseId: string;
@@ -129,6 +131,8 @@ export class LeaseService {
       limit: Math.min(max, free),
       now,
       expiresAt: new Date(now.getTime() + this.ctx.options.leaseTimeoutMs),
+      // A built-in agent runs in this process: its leases end with it (handBack, handBackOrphans).
+      instance: agent.kind === AgentKind.BUILTIN ? this.ctx.options.instanceId : null,
     });
     for (const t of claimed) this.transitions.taskChanged(changes, t, t.previousStatus, HistoryEventType.TASK_STARTED);
     const maybePending = [...new Set(claimed.flatMap((t) => (t.workflowId && !this.notPending.has(t.workflowId) ? [t.workflowId] : [])))];
@@ -484,17 +488,48 @@ export class LeaseService {
 
   /** Gives back leases that never reached their agent: the tasks are QUEUED again, attempt unspent. */
   async unclaim(leaseIds: string[]): Promise<void> {
-    await this.ctx.writer.write(async (tx, changes) => {
-      for (const t of await tx.unclaimTasks(leaseIds)) {
-        this.transitions.taskChanged(changes, t, TaskStatus.RUNNING, HistoryEventType.TASK_QUEUED, { reason: 'lease not delivered' });
-        changes.wake(t.capability);
-      }
-    });
+    await this.ctx.writer.write((tx, changes) => this.returnLeases(tx, changes, { leaseIds }, 'lease not delivered'));
   }
 
-  /** Expires the running leases of these agents now; the sweeper then retries their tasks. */
-  handBack(agentIds: string[]): Promise<number> {
-    return this.ctx.store.expireLeases({ agentIds }, this.ctx.now());
+  /**
+   * This instance is stopping: the built-in leases it holds go back to the queue, attempt unspent,
+   * and any instance (this one after a restart) starts them at once. Returns how many.
+   */
+  async handBack(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const back = await this.ctx.writer.write((tx, changes) =>
+        this.returnLeases(tx, changes, { instance: this.ctx.options.instanceId, limit: HAND_BACK_BATCH }, 'handed back on stop'),
+      );
+      total += back;
+      if (back < HAND_BACK_BATCH) return total;
+    }
+  }
+
+  /**
+   * Built-in leases of instances that died (their row is gone, see the sweeper) go back to the
+   * queue, attempt unspent, up to `limit` per call; a task already handed back maxTaskHandbacks
+   * times after a death is not: its lease expires now and the sweeper ends it as AGENT_LOST, so a
+   * task that takes its server down does not do so forever. Returns how many went back.
+   */
+  async handBackOrphans(tx: Store, changes: Changes, limit: number): Promise<number> {
+    const back = await this.returnLeases(
+      tx,
+      changes,
+      { orphans: true, maxHandbacks: this.ctx.options.maxTaskHandbacks, limit },
+      'handed back: the instance running it stopped without handing it back',
+    );
+    if (back < limit) await tx.expireOrphanedLeases(this.ctx.now());
+    return back;
+  }
+
+  private async returnLeases(tx: Store, changes: Changes, which: ReturnedLeases, reason: string): Promise<number> {
+    const back = await tx.returnLeases(which);
+    for (const t of back) {
+      this.transitions.taskChanged(changes, t, TaskStatus.RUNNING, HistoryEventType.TASK_QUEUED, { reason });
+      changes.wake(t.capability);
+    }
+    return back.length;
   }
 
   /** Fails a task whose lease expired or whose attempt ran out of time (the sweeper). */

@@ -86,7 +86,9 @@ export class Orchestrator {
     return this.ctx.options;
   }
 
-  start(): void {
+  /** Starts the periodic jobs, once the work of dead instances is back in the queue. */
+  async start(): Promise<void> {
+    await this.sweeper.recover();
     this.health.start();
     this.sweeper.start();
     this.purgeTimer = setInterval(() => {

@@ -1,6 +1,7 @@
 // The sweeper: on a timer, on one instance at a time (an advisory lock), it expires leases whose
 // agent went silent (AGENT_LOST), times out attempts past timeoutMs (TIMEOUT), marks silent remote
-// agents OFFLINE, and announces work whose retry backoff has ended.
+// agents OFFLINE, and announces work whose retry backoff has ended. On every instance, it also says
+// that instance is alive and hands back the built-in work of instances that died.
 import { AgentStatus, HistoryEventType } from '../domain/enums';
 import { publicAgent } from './agents';
 import type { EngineContext } from './context';
@@ -16,6 +17,8 @@ export class Sweeper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private lastTick: Date;
+  /** Built-in leases of dead instances may be left to hand back (always worth a look at start-up). */
+  private orphansLeft = true;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -33,6 +36,49 @@ export class Sweeper {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running;
+    // Its built-in leases were handed back (BuiltinRunner.stop); any left are orphans from now on.
+    await this.ctx.writer
+      .write((tx) => tx.forgetInstances({ id: this.ctx.options.instanceId }))
+      .catch((err) => this.ctx.log.warn('could not remove this instance from the live ones', { err }));
+  }
+
+  /**
+   * Before the built-in agents take work: the built-in work of dead instances goes back to the
+   * queue now, not a lease timeout later. With the embedded store no other instance can be running,
+   * so every other one is dead; a row under this instance's own id is from an earlier life of it
+   * (a restart with the same INSTANCE_ID), so its leases are orphans too.
+   */
+  async recover(): Promise<void> {
+    const now = this.ctx.now();
+    await this.ctx.writer.write((tx) => tx.forgetInstances({ id: this.ctx.options.instanceId }));
+    await this.liveness(now, this.ctx.options.soleInstance ? null : this.deadBefore(now), Infinity);
+  }
+
+  private deadBefore(now: Date): Date {
+    return new Date(now.getTime() - this.ctx.options.instanceTimeoutMs);
+  }
+
+  /**
+   * Forgets instances unseen since `deadBefore` (null: every other one), hands their built-in work
+   * back (up to `maxBatches` transactions), and says this instance is alive — last, so that at
+   * start-up the leases of its own earlier life are handed back first.
+   */
+  private async liveness(now: Date, deadBefore: Date | null, maxBatches: number): Promise<void> {
+    const self = this.ctx.options.instanceId;
+    let handed = 0;
+    for (let batch = 0; ; batch++) {
+      const last = batch + 1 >= maxBatches;
+      const back = await this.ctx.writer.write(async (tx, changes) => {
+        const dead = batch === 0 ? await tx.forgetInstances({ unseenSince: deadBefore, except: self }) : 0;
+        const back = dead > 0 || this.orphansLeft ? await this.leases.handBackOrphans(tx, changes, BATCH) : 0;
+        if (back < BATCH || last) await tx.instanceSeen(self, now);
+        return back;
+      });
+      handed += back;
+      this.orphansLeft = back === BATCH;
+      if (back < BATCH || last) break;
+    }
+    if (handed) this.ctx.log.info('handed back the built-in tasks of instances that died', { count: handed });
   }
 
   /** One pass; overlapping calls share the pass in progress. */
@@ -52,6 +98,7 @@ export class Sweeper {
    */
   private async sweep(): Promise<void> {
     const now = this.ctx.now();
+    await this.liveness(now, this.deadBefore(now), BATCHES_PER_PASS);
     const from = this.lastTick;
     let handled = 0;
     for (let batch = 0; batch < BATCHES_PER_PASS; batch++) {

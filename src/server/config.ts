@@ -46,6 +46,8 @@ export const ENV_VARS = {
   MAX_BODY_BYTES: ['1048576', 'largest HTTP request body and WebSocket message'],
   LEASE_TIMEOUT_MS: ['30000', 'how long a task lease lives without a heartbeat'],
   SHUTDOWN_TIMEOUT_MS: ['10000', 'upper bound on a graceful stop'],
+  INSTANCE_TIMEOUT_MS: ['5000', 'an instance unseen this long is dead (PostgreSQL): its built-in tasks go back to the queue'],
+  MAX_TASK_HANDBACKS: ['3', 'times a task goes back to the queue, attempt unspent, after the instance running it died'],
   MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
   QUERY_CACHE_MB: ['32', 'memory for answers of repeated queries, served until data changes (PGlite only; 0: off)'],
@@ -122,6 +124,9 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
       progressThrottleMs: int('PROGRESS_THROTTLE_MS', 0, 3600_000),
       maxWorkflowSteps: int('MAX_WORKFLOW_STEPS', 1, 1_000_000),
       builtinConcurrency: int('BUILTIN_CONCURRENCY', 1, 10_000),
+      soleInstance: !raw('DATABASE_URL'),
+      instanceTimeoutMs: int('INSTANCE_TIMEOUT_MS', 100, 24 * 3600_000),
+      maxTaskHandbacks: int('MAX_TASK_HANDBACKS', 0, 1000),
       health: {
         healthy,
         degraded,
@@ -132,6 +137,10 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
       },
     },
   };
+  if (config.engine.instanceTimeoutMs < 2 * config.engine.sweepIntervalMs) {
+    // Each instance says it is alive once per sweep: a shorter timeout would declare live ones dead.
+    problems.push('INSTANCE_TIMEOUT_MS must be at least twice SWEEP_INTERVAL_MS');
+  }
   if (problems.length) throw new ConfigError(problems);
   return config;
 }

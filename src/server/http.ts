@@ -174,7 +174,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   // Everything is running before the port opens: a request (even `shutdown`) never meets a
   // half-started instance.
-  orchestrator.start();
+  await orchestrator.start();
   const builtins = new BuiltinRunner(orchestrator, log);
   await builtins.start();
   await new Promise<void>((resolve, reject) => {

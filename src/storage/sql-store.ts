@@ -8,6 +8,8 @@ import type { QualityCounts } from '../domain/quality';
 import { bySeq, dispatchOrder, type Task } from '../domain/workflow';
 import type { Queryable, SqlDriver, SqlParam } from './sql';
 import type {
+  ClaimQuery,
+  ReturnedLeases,
   ChangedTask,
   ErrorFilter,
   LeaseLookup,
@@ -862,7 +864,7 @@ export class SqlStore implements Store {
     return r ? toTask(r) : null;
   }
 
-  async claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]> {
+  async claimTasks(q: ClaimQuery): Promise<ChangedTask[]> {
     if (q.limit <= 0 || q.capabilities.length === 0) return [];
     const capabilities = [...new Set(q.capabilities)];
     // One statement: pick in dispatch order skipping rows other claimers hold and start them,
@@ -888,12 +890,12 @@ export class SqlStore implements Store {
           FOR UPDATE SKIP LOCKED
        )
        UPDATE tasks t SET status = 'RUNNING', agent_id = $4, attempt = t.attempt + 1, claims = t.claims + 1,
-              lease_id = ${NEW_LEASE_ID}, lease_expires_at = $5::timestamptz, claimed_at = $2::timestamptz,
+              lease_id = ${NEW_LEASE_ID}, lease_expires_at = $5::timestamptz, claimed_at = $2::timestamptz, lease_instance = $6,
               started_at = coalesce(t.started_at, $2::timestamptz), available_at = NULL,
               progress = NULL, progress_message = NULL, progress_at = NULL
          FROM picked WHERE t.id = picked.id
        RETURNING ${taskColumns('t.')}, 'QUEUED' AS previous_status`,
-      [capabilities, iso(q.now), q.limit, q.agentId, iso(q.expiresAt)],
+      [capabilities, iso(q.now), q.limit, q.agentId, iso(q.expiresAt), q.instance ?? null],
     );
     return dispatchOrder(rows.map(toChanged));
   }
@@ -1120,29 +1122,59 @@ export class SqlStore implements Store {
     await this.rows(`UPDATE agents SET last_seen_at = $2::timestamptz WHERE id = ANY($1::text[])`, [[...new Set(ids)], iso(at)]);
   }
 
-  async unclaimTasks(leaseIds: string[]): Promise<StoredTask[]> {
-    if (leaseIds.length === 0) return [];
+  async returnLeases(which: ReturnedLeases): Promise<StoredTask[]> {
+    // Which running tasks: by lease (never delivered), or by the instance holding them (stopped, or
+    // dead: any instance without a row), those past the hand-back bound left out.
+    const [where, params]: [string, SqlParam[]] =
+      'leaseIds' in which
+        ? [`id = ANY(ARRAY(SELECT ${LEASE_TASK_ID('l')} FROM unnest($1::text[]) AS l)) AND lease_id = ANY($1::text[])`, [which.leaseIds]]
+        : 'instance' in which
+          ? ['id IN (SELECT id FROM tasks WHERE status = \'RUNNING\' AND lease_instance = $1 ORDER BY seq LIMIT $2 FOR UPDATE)', [which.instance, which.limit]]
+          : [
+              `id IN (SELECT t.id FROM tasks t WHERE t.status = 'RUNNING' AND t.lease_instance IS NOT NULL AND t.handbacks < $1
+                         AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = t.lease_instance)
+                       ORDER BY t.seq LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+              [which.maxHandbacks, which.limit],
+            ];
+    if ('leaseIds' in which && which.leaseIds.length === 0) return [];
     const rows = await this.rows(
-      `UPDATE tasks SET status = 'QUEUED', attempt = attempt - 1, agent_id = NULL, lease_id = NULL,
-              lease_expires_at = NULL, claimed_at = NULL,
+      `UPDATE tasks SET status = 'QUEUED', attempt = attempt - 1, agent_id = NULL, lease_id = NULL, lease_instance = NULL,
+              lease_expires_at = NULL, claimed_at = NULL, progress = NULL, progress_message = NULL, progress_at = NULL,
+              handbacks = handbacks + ${'orphans' in which ? 1 : 0},
               started_at = CASE WHEN attempt = 1 THEN NULL ELSE started_at END
-        WHERE id = ANY(ARRAY(SELECT ${LEASE_TASK_ID('l')} FROM unnest($1::text[]) AS l))
-          AND lease_id = ANY($1::text[]) AND status = 'RUNNING'
+        WHERE ${where} AND status = 'RUNNING'
         RETURNING ${taskColumns()}`,
-      [leaseIds],
+      params,
     );
     return rows.map(toTask).sort(bySeq);
   }
 
-  async expireLeases(which: { agentIds: string[] } | { taskIds: string[] }, at: Date): Promise<number> {
-    const [column, ids] = 'agentIds' in which ? ['agent_id', which.agentIds] : ['id', which.taskIds];
-    if (ids.length === 0) return 0;
+  async expireOrphanedLeases(at: Date): Promise<number> {
     return this.count(
-      `WITH u AS (UPDATE tasks SET lease_expires_at = $2::timestamptz
-                   WHERE status = 'RUNNING' AND ${column} = ANY($1::text[]) RETURNING 1)
+      `WITH u AS (UPDATE tasks t SET lease_expires_at = $1::timestamptz, lease_instance = NULL
+                   WHERE t.status = 'RUNNING' AND t.lease_instance IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = t.lease_instance) RETURNING 1)
        SELECT count(*)::int AS n FROM u`,
-      [ids, iso(at)],
+      [iso(at)],
     );
+  }
+
+  async instanceSeen(id: string, at: Date): Promise<void> {
+    await this.rows(
+      `INSERT INTO instances (id, started_at, seen_at) VALUES ($1, $2::timestamptz, $2::timestamptz)
+       ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at`,
+      [id, iso(at)],
+    );
+  }
+
+  async forgetInstances(q: { unseenSince: Date | null; except: string } | { id: string }): Promise<number> {
+    return 'id' in q
+      ? this.count(`WITH d AS (DELETE FROM instances WHERE id = $1 RETURNING 1) SELECT count(*)::int AS n FROM d`, [q.id])
+      : this.count(
+          `WITH d AS (DELETE FROM instances WHERE ($1::timestamptz IS NULL OR seen_at < $1::timestamptz) AND id <> $2 RETURNING 1)
+           SELECT count(*)::int AS n FROM d`,
+          [iso(q.unseenSince), q.except],
+        );
   }
 
   async tryLock(key: number): Promise<boolean> {

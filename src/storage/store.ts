@@ -55,6 +55,22 @@ export interface QueueStats {
 }
 
 /** A task row with the engine's bookkeeping that the API does not show. */
+/** A claim: up to `limit` ready tasks of these capabilities for the agent; `instance` names the server process running a built-in agent's leases. */
+export interface ClaimQuery {
+  agentId: string;
+  capabilities: string[];
+  limit: number;
+  now: Date;
+  expiresAt: Date;
+  instance?: string | null;
+}
+
+/** Which running tasks go back to the queue (see Store.returnLeases). */
+export type ReturnedLeases =
+  | { leaseIds: string[] }
+  | { instance: string; limit: number }
+  | { orphans: true; maxHandbacks: number; limit: number };
+
 export interface StoredTask extends Task {
   hasRefs: boolean;
   pendingDeps: number;
@@ -205,7 +221,7 @@ export interface Store {
   markWorkflowsRunning(ids: string[], at: Date): Promise<StoredWorkflow[]>;
   getTaskForUpdate(id: string): Promise<StoredTask | null>;
   /** Claims up to `limit` ready tasks for the agent (SKIP LOCKED), never beyond its free slots, each with a new lease. */
-  claimTasks(q: { agentId: string; capabilities: string[]; limit: number; now: Date; expiresAt: Date }): Promise<ChangedTask[]>;
+  claimTasks(q: ClaimQuery): Promise<ChangedTask[]>;
   /** Finds leases and locks their tasks. */
   getLeases(leaseIds: string[]): Promise<LeaseLookup[]>;
   extendLease(
@@ -249,12 +265,21 @@ export interface Store {
   markSilentAgentsOffline(cutoff: Date): Promise<StoredAgent[]>;
   touchAgents(ids: string[], at: Date): Promise<void>;
   /**
-   * Undoes claims whose leases never reached their agent: those still RUNNING under these leases go
-   * back to QUEUED as if never claimed (the attempt is not spent). Returns the tasks given back.
+   * Running tasks go back to QUEUED as if never claimed (the attempt is not spent): leases that
+   * never reached their agent, the built-in leases of an instance that is stopping, or those of
+   * instances that died (no row in `instances`), which count as a hand-back and are taken only
+   * below `maxHandbacks`. Returns the tasks given back, in seq order.
    */
-  unclaimTasks(leaseIds: string[]): Promise<StoredTask[]>;
-  /** Makes running leases expire now, so the sweeper hands the tasks back (by agent or by task). */
-  expireLeases(which: { agentIds: string[] } | { taskIds: string[] }, at: Date): Promise<number>;
+  returnLeases(which: ReturnedLeases): Promise<StoredTask[]>;
+  /**
+   * Built-in leases of dead instances that were not handed back (past the bound) expire now and
+   * belong to no instance: the sweeper ends them as AGENT_LOST.
+   */
+  expireOrphanedLeases(at: Date): Promise<number>;
+  /** This instance is alive: its row is written (created on first call). */
+  instanceSeen(id: string, at: Date): Promise<void>;
+  /** Forgets one instance (a clean stop), or all but `except` unseen since a time (null: all but it); returns how many. */
+  forgetInstances(q: { unseenSince: Date | null; except: string } | { id: string }): Promise<number>;
   /** Takes a transaction-scoped advisory lock if free (one sweeper at a time across instances). */
   tryLock(key: number): Promise<boolean>;
 

@@ -29,4 +29,10 @@ describe('configuration', () => {
       expect(text).toContain('HEALTH_DEGRADED_MIN');
     }
   });
+
+  it('knows the embedded store is one process, and refuses an instance timeout shorter than two sweeps', () => {
+    expect(loadConfig({}).engine).toMatchObject({ soleInstance: true, instanceTimeoutMs: 5000, maxTaskHandbacks: 3 });
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/x' }).engine.soleInstance).toBe(false);
+    expect(() => loadConfig({ SWEEP_INTERVAL_MS: '1000', INSTANCE_TIMEOUT_MS: '1500' })).toThrow(/INSTANCE_TIMEOUT_MS must be at least twice SWEEP_INTERVAL_MS/);
+  });
 });
