@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 // `orchestrator`: the command line. `serve` runs the server; every other command talks to a
 // running server through the public API only (the SDK client).
-import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { ENV_VARS } from '../server/config';
-import { exitWith, failedToStart, runServer } from '../server/main';
 import { packageVersion } from '../server/version';
 import { OrchestratorClient } from '../sdk/client';
 import { GraphQLRequestError } from '../sdk/errors';
@@ -129,6 +127,10 @@ export function cli(): Command {
       const v = opts[camel(name)];
       if (v !== undefined) env[name] = v;
     }
+    // The server (schema, storage, WebSocket) loads only here: the other commands are clients and
+    // start in a fraction of the time.
+    // (require, not import(): this is CommonJS, and import() would resolve as ESM, without extensions.)
+    const { exitWith, failedToStart, runServer } = require('../server/main') as typeof import('../server/main');
     runServer(env).then(exitWith, failedToStart);
   });
 

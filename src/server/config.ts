@@ -24,6 +24,11 @@ export interface Config {
   /** Memory for answers of repeated queries (PGlite only); 0 turns the cache off. */
   queryCacheBytes: number;
   engine: EngineOptions;
+  /**
+   * Started through npm (`npx orchestrator serve`, `npm run dev`): npm runs us under `sh -c`, which
+   * dies on SIGTERM without passing it on, so the server stops when its parent goes away instead.
+   */
+  stopWithParent: boolean;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +104,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
   const instanceId = env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
   const config: Config = {
+    stopWithParent: Boolean(env.npm_lifecycle_event),
     port: int('PORT', 0, 65535),
     host: raw('HOST'),
     dataDir: dataDir.startsWith('memory://') ? dataDir : resolve(dataDir),

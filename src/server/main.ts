@@ -9,6 +9,8 @@ import { packageVersion } from './version';
 
 /** A signal this soon after the first is its echo (see onSignal), not a second request. */
 const REPEATED_SIGNAL_MS = 1000;
+/** How often a server started through npm checks that its parent is still there. */
+const PARENT_CHECK_MS = 500;
 
 /** Runs a server until it is told to stop; resolves with the exit code. */
 export async function runServer(env: NodeJS.ProcessEnv): Promise<number> {
@@ -43,7 +45,17 @@ export async function runServer(env: NodeJS.ProcessEnv): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const parent = process.ppid;
+  const orphaned = config.stopWithParent
+    ? setInterval(() => {
+        if (process.ppid === parent) return;
+        log.info('the process that started this one is gone: stopping', { parent });
+        onSignal('SIGTERM');
+      }, PARENT_CHECK_MS)
+    : null;
+  orphaned?.unref();
   await server.closed;
+  if (orphaned) clearInterval(orphaned);
   return 0;
 }
 
