@@ -3,36 +3,26 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   type DocumentNode,
-  type FragmentDefinitionNode,
+  getVariableValues,
   GraphQLError,
-  GraphQLList,
   type GraphQLSchema,
-  getNullableType,
   Kind,
   type OperationDefinitionNode,
-  type SelectionSetNode,
   visit,
 } from 'graphql';
-import { type ComplexityEstimator, getComplexity } from 'graphql-query-complexity';
+import { MAX_NESTING, measureOperation } from './query-cost';
 
 export interface QueryLimits {
   maxDepth: number;
   maxComplexity: number;
+  /**
+   * Most tokens a document may have, enforced by the parser on both transports. Parsing and
+   * validation run before any of our checks and are linear at best; graphql-js's validation
+   * recurses once per fragment spread in a chain and overflows the stack near 3,500 of them
+   * (about 28,000 tokens), so this bound also keeps such a chain from reaching it.
+   */
+  maxTokens: number;
 }
-
-/** Multiplier for a list field that has no `first` argument (e.g. Workflow.tasks, agents). */
-export const UNBOUNDED_LIST_FACTOR = 10;
-
-/**
- * A field costs 1 plus its selection; a paged field costs `first` times its selection, and any
- * other list UNBOUNDED_LIST_FACTOR times. Introspection is free (clients fetch it once).
- */
-const estimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
-  if (field.name.startsWith('__')) return 0;
-  if (typeof args.first === 'number') return 1 + Math.max(0, args.first) * childComplexity;
-  const isList = getNullableType(field.type) instanceof GraphQLList;
-  return 1 + (isList && field.name !== 'edges' ? UNBOUNDED_LIST_FACTOR : 1) * childComplexity;
-};
 
 type LimitCode = 'QUERY_TOO_DEEP' | 'QUERY_TOO_COMPLEX';
 
@@ -40,26 +30,8 @@ function limitError(code: LimitCode, message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
 }
 
-/** Depth of the deepest selection, through fragments, ignoring introspection fields. */
-export function operationDepth(document: DocumentNode, operation: OperationDefinitionNode): number {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const depthOf = (set: SelectionSetNode, seen: ReadonlySet<string>): number => {
-    let max = 0;
-    for (const s of set.selections) {
-      if (s.kind === Kind.FIELD) {
-        if (s.name.value.startsWith('__')) continue;
-        max = Math.max(max, 1 + (s.selectionSet ? depthOf(s.selectionSet, seen) : 0));
-      } else if (s.kind === Kind.INLINE_FRAGMENT) {
-        max = Math.max(max, depthOf(s.selectionSet, seen));
-      } else {
-        const f = fragments.get(s.name.value);
-        if (f && !seen.has(f.name.value)) max = Math.max(max, depthOf(f.selectionSet, new Set([...seen, f.name.value])));
-      }
-    }
-    return max;
-  };
-  return depthOf(operation.selectionSet, new Set());
+function badInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 }
 
 /**
@@ -129,27 +101,23 @@ function judge(
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
   if (!operation) return null;
-  const depth = operationDepth(document, operation);
-  if (depth > limits.maxDepth) {
-    return limitError('QUERY_TOO_DEEP', `query depth ${depth} exceeds the limit of ${limits.maxDepth}`);
-  }
-  let complexity: number;
+  // Costing needs the variables; when they do not fit the operation, that is the client's error.
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 });
+  if (coerced.errors) return badInput(coerced.errors[0]?.message ?? 'invalid variables');
+  let measure;
   try {
-    complexity = getComplexity({
-      schema,
-      query: document,
-      operationName: operationName ?? undefined,
-      variables: variables ?? {},
-      estimators: [estimator],
-    });
+    measure = measureOperation(schema, document, operation, coerced.coerced);
   } catch (e) {
-    // Costing needs the variables; when they do not fit the operation, that is the client's error.
-    return new GraphQLError(e instanceof Error ? e.message : 'invalid variables', {
-      extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-    });
+    return badInput(e instanceof Error ? e.message : 'invalid arguments');
   }
-  if (complexity > limits.maxComplexity) {
-    return limitError('QUERY_TOO_COMPLEX', `query complexity ${complexity} exceeds the limit of ${limits.maxComplexity}`);
+  if (measure.tooNested) {
+    return limitError('QUERY_TOO_DEEP', `query nests selections or fragments more than ${MAX_NESTING} deep`);
+  }
+  if (measure.depth > limits.maxDepth) {
+    return limitError('QUERY_TOO_DEEP', `query depth ${measure.depth} exceeds the limit of ${limits.maxDepth}`);
+  }
+  if (measure.cost > limits.maxComplexity) {
+    return limitError('QUERY_TOO_COMPLEX', `query complexity ${measure.cost} exceeds the limit of ${limits.maxComplexity}`);
   }
   return null;
 }

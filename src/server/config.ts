@@ -48,6 +48,7 @@ export const ENV_VARS = {
   SHUTDOWN_TIMEOUT_MS: ['10000', 'upper bound on a graceful stop'],
   MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
+  MAX_QUERY_TOKENS: ['15000', 'most tokens (names, punctuation, values) a GraphQL document may have'],
   QUERY_CACHE_MB: ['32', 'memory for answers of repeated queries, served until data changes (PGlite only; 0: off)'],
   MAX_JSON_BYTES: ['262144', 'largest JSON value (metadata, error context, cache value)'],
   HEALTH_HEALTHY_MIN: ['80', 'score at or above which health is HEALTHY'],
@@ -110,6 +111,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     limits: {
       maxDepth: int('MAX_QUERY_DEPTH', 2, 100),
       maxComplexity: int('MAX_QUERY_COMPLEXITY', 10, 10_000_000),
+      maxTokens: int('MAX_QUERY_TOKENS', 100, 1_000_000),
     },
     queryCacheBytes: int('QUERY_CACHE_MB', 0, 65_536) * 1024 * 1024,
     engine: {

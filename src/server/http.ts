@@ -87,7 +87,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       onSubscribe: (ctx, _id, payload) => {
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: config.limits.maxTokens });
         } catch (e) {
           // The code Apollo gives a syntax error over HTTP, so a client sees one code on both transports.
           const code = ApolloServerErrorCode.GRAPHQL_PARSE_FAILED;
@@ -131,6 +131,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false,
     introspection: true,
+    parseOptions: { maxTokens: config.limits.maxTokens },
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
