@@ -8,6 +8,7 @@ import {
   type GraphQLSchema,
   Kind,
   type OperationDefinitionNode,
+  type VariableNode,
   visit,
 } from 'graphql';
 import { MAX_NESTING, measureOperation } from './query-cost';
@@ -38,29 +39,32 @@ function badInput(message: string): GraphQLError {
  * Verdicts already reached for a document (Apollo hands the same parsed document to every request
  * with the same query text): costing walks the whole operation with the schema, which took 7 % of
  * the server's time when one mutation was sent over and over. A verdict depends on the document,
- * the operation and the values of the variables given to `first` arguments (the only arguments
- * the estimator reads); those variables are found once per document.
+ * the operation and the values of the variables the cost reads: those given to `first` arguments
+ * and to the conditions of @skip and @include. They are found once per document.
  */
 interface Verdicts {
-  pagingVariables: string[];
+  costVariables: string[];
   /** null: within limits; otherwise the refusal's code and message (each refusal is a new error). */
   byKey: Map<string, { code: LimitCode; message: string } | null>;
 }
 const verdicts = new WeakMap<DocumentNode, Verdicts>();
-/** Distinct operation and paging values remembered per document; beyond this they start over. */
+/** Distinct operations and variable values remembered per document; beyond this they start over. */
 const MAX_VERDICTS = 100;
 
 function verdictsFor(document: DocumentNode): Verdicts {
   let found = verdicts.get(document);
   if (!found) {
     const names = new Set<string>();
+    const collect = { Variable: (v: VariableNode) => void names.add(v.name.value) };
     visit(document, {
       Argument(node) {
-        if (node.name.value !== 'first') return;
-        visit(node.value, { Variable: (v) => void names.add(v.name.value) });
+        if (node.name.value === 'first') visit(node.value, collect);
+      },
+      Directive(node) {
+        if (node.name.value === 'skip' || node.name.value === 'include') visit(node, collect);
       },
     });
-    found = { pagingVariables: [...names], byKey: new Map() };
+    found = { costVariables: [...names], byKey: new Map() };
     verdicts.set(document, found);
   }
   return found;
@@ -75,15 +79,15 @@ export function checkLimits(
   limits: QueryLimits,
 ): GraphQLError | null {
   const known = verdictsFor(document);
-  // A paging variable left out (its default applies) is told from one given as null: [] vs [null].
-  const paging = known.pagingVariables.map((v) => (variables && Object.hasOwn(variables, v) ? [variables[v]] : []));
-  const key = JSON.stringify([operationName ?? null, limits.maxDepth, limits.maxComplexity, ...paging]);
+  // A variable left out (its default applies) is told from one given as null: [] vs [null].
+  const read = known.costVariables.map((v) => (variables && Object.hasOwn(variables, v) ? [variables[v]] : []));
+  const key = JSON.stringify([operationName ?? null, limits.maxDepth, limits.maxComplexity, ...read]);
   const cached = known.byKey.get(key);
   if (cached !== undefined) return cached && limitError(cached.code, cached.message);
   const verdict = judge(schema, document, operationName, variables, limits);
   const code = verdict?.extensions.code;
   // Variables that do not fit the operation are refused, but not remembered: the key holds only
-  // the paging variables, and the next request may bring others.
+  // the variables the cost reads, and the next request may bring others.
   if (code !== 'BAD_USER_INPUT') {
     if (known.byKey.size >= MAX_VERDICTS) known.byKey.clear();
     known.byKey.set(key, verdict && { code: code as LimitCode, message: verdict.message });

@@ -116,6 +116,17 @@ describe('hostile and malformed input', () => {
     expect((await s.gql(defaulted, { n: null })).body.errors?.[0]?.extensions?.code).not.toBe('QUERY_TOO_COMPLEX');
   });
 
+  it('judges the same query text by the @skip and @include values it is given, each time', async () => {
+    const wide = `errorRecords(first: 500) { edges { node { id message summary context } } }`;
+    const query = `query($lean: Boolean!) { status { status } ${wide.replace(' {', ' @skip(if: $lean) {')} }`;
+    const code = async (lean: boolean) => (await s.gql(query, { lean })).body.errors?.[0]?.extensions?.code ?? 'OK';
+    expect(await code(true)).toBe('OK');
+    expect(await code(false)).toBe('QUERY_TOO_COMPLEX');
+    const included = `query($all: Boolean!) { status { status } ${wide.replace(' {', ' @include(if: $all) {')} }`;
+    expect((await s.gql(included, { all: false })).body.errors).toBeUndefined();
+    expect((await s.gql(included, { all: true })).body.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_COMPLEX');
+  });
+
   it('answers 415 with a JSON error for a body in an encoding it cannot read', async () => {
     const res = await fetch(s.url, {
       method: 'POST',
