@@ -1,4 +1,4 @@
-import { buildSchema, Kind, type OperationDefinitionNode, parse } from 'graphql';
+import { buildSchema, getIntrospectionQuery, Kind, type OperationDefinitionNode, parse } from 'graphql';
 import { MAX_NESTING, measureOperation } from '../../src/graphql/query-cost';
 
 const schema = buildSchema(`
@@ -66,7 +66,21 @@ describe('measuring an operation', () => {
     expect(measure(`{ item { child { child { id } } } }`).tooNested).toBe(false);
   });
 
-  it('does not count introspection', () => {
+  it('counts introspection lists by what the schema holds: its types and directives, and once within a type', () => {
+    const types = Object.keys(schema.getTypeMap()).length;
+    const directives = schema.getDirectives().length;
+    // __schema 1 + types (1 + each type: name 1 + fields (1 + name 1)).
+    expect(measure(`{ __schema { types { name fields { name } } } }`).cost).toBe(1 + 1 + types * 3);
+    expect(measure(`{ __schema { directives { name args { name } } } }`).cost).toBe(1 + 1 + directives * 3);
+    expect(measure(`{ __type(name: "Item") { fields { name args { name } } } }`).cost).toBe(1 + 1 + (1 + 1 + 1));
+  });
+
+  it('leaves introspection out of the depth and __typename out of the cost', () => {
+    expect(measure(`{ __typename item { __typename id } __type(name: "Item") { fields { type { ofType { name } } } } }`).depth).toBe(2);
     expect(measure(`{ __typename item { __typename id } }`)).toEqual({ depth: 2, cost: 2, tooNested: false });
+  });
+
+  it('walks the standard introspection query without refusing it for nesting', () => {
+    expect(measure(getIntrospectionQuery()).tooNested).toBe(false);
   });
 });
