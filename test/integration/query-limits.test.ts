@@ -23,22 +23,32 @@ function chain(n: number): string {
   return `{ ...F0 }\n${links.join('\n')}\nfragment F${n - 1} on Query { __typename }`;
 }
 
-describe('query limits against hostile documents', () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer();
-  });
-  afterAll(() => s.stop());
+type Errors = { message: string; extensions?: Record<string, unknown> }[] | undefined;
 
-  const overHttp = async (query: string, server = s) => (await server.gql(query)).body.errors?.[0]?.extensions?.code;
-  const overWs = async (query: string, server = s) => {
-    const client = wsClient(server.wsUrl);
-    try {
-      return (await subscribe(client, query).next()).errors?.[0]?.extensions?.code;
-    } finally {
-      await client.dispose();
-    }
-  };
+async function errorsOverHttp(server: TestServer, query: string, variables?: Record<string, unknown>): Promise<Errors> {
+  return (await server.gql(query, variables)).body.errors;
+}
+
+async function errorsOverWs(server: TestServer, query: string, variables?: Record<string, unknown>): Promise<Errors> {
+  const client = wsClient(server.wsUrl);
+  try {
+    return (await subscribe(client, query, variables).next()).errors as Errors;
+  } finally {
+    await client.dispose();
+  }
+}
+
+let s: TestServer;
+/** The same server with INTROSPECTION=false. */
+let closed: TestServer;
+beforeAll(async () => {
+  [s, closed] = await Promise.all([startTestServer(), startTestServer({ INTROSPECTION: 'false' })]);
+});
+afterAll(() => Promise.all([s.stop(), closed.stop()]));
+
+describe('query limits against hostile documents', () => {
+  const overHttp = async (query: string, server = s) => (await errorsOverHttp(server, query))?.[0]?.extensions?.code;
+  const overWs = async (query: string, server = s) => (await errorsOverWs(server, query))?.[0]?.extensions?.code;
   const stillServing = async () => expect(await s.data(`{ __typename }`)).toEqual({ __typename: 'Query' });
 
   it('refuses fragments that fan out to 2^40 fields, over HTTP and WebSocket, and keeps serving', async () => {
@@ -92,5 +102,48 @@ describe('query limits against hostile documents', () => {
       await roomy.stop();
     }
     await stillServing();
+  });
+});
+
+describe('introspection as a setting', () => {
+  const introspect = `{ __schema { types { name } } }`;
+  const typo = `{ statuss { status } }`;
+  const badEnum = `query($t: [ErrorType!]) { errorRecords(filter: { types: $t }) { totalCount } }`;
+
+  it('is on by default: introspection answers and errors suggest names', async () => {
+    expect((await s.data(introspect)).__schema.types.length).toBeGreaterThan(10);
+    expect((await errorsOverHttp(s, typo))?.[0]?.message).toContain('Did you mean "status"?');
+    expect((await errorsOverWs(s, typo))?.[0]?.message).toContain('Did you mean "status"?');
+  });
+
+  it('when off, refuses __schema and __type on HTTP and WebSocket alike', async () => {
+    for (const query of [introspect, `{ __type(name: "Query") { name } }`]) {
+      const http = await errorsOverHttp(closed, query);
+      const ws = await errorsOverWs(closed, query);
+      expect(http?.map((e) => [e.extensions?.code, e.message])).toEqual(ws?.map((e) => [e.extensions?.code, e.message]));
+      expect(http?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(http?.[0]?.message).toMatch(/introspection has been disabled/);
+    }
+    expect(await closed.data(`{ __typename status { status } }`)).toMatchObject({ __typename: 'Query' });
+  });
+
+  it('when off, leaves suggestions out of every error, on both transports', async () => {
+    const messages: string[] = [];
+    for (const errorsOver of [errorsOverHttp, errorsOverWs]) {
+      const unknownField = await errorsOver(closed, typo);
+      expect(unknownField?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(unknownField?.[0]?.message).toBe('Cannot query field "statuss" on type "Query".');
+      // A bad enum value in a variable is refused by the limits check before execution; once a
+      // good one has let the verdict on the document be remembered (HTTP), by execution itself.
+      const refused = [await errorsOver(closed, badEnum, { t: ['NETWOR'] })];
+      expect(await errorsOver(closed, badEnum, { t: ['NETWORK'] })).toBeUndefined();
+      refused.push(await errorsOver(closed, badEnum, { t: ['NETWOR'] }));
+      for (const e of refused) {
+        expect(e?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+        messages.push(e?.[0]?.message ?? '');
+      }
+    }
+    expect(messages.filter((m) => /did you mean|NETWORK/i.test(m))).toEqual([]);
+    expect(messages).toHaveLength(4);
   });
 });

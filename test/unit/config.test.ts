@@ -29,4 +29,13 @@ describe('configuration', () => {
       expect(text).toContain('HEALTH_DEGRADED_MIN');
     }
   });
+
+  it('allows introspection unless NODE_ENV is production, and INTROSPECTION says otherwise either way', () => {
+    expect(loadConfig({}).introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production' }).introspection).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' }).introspection).toBe(true);
+    expect(loadConfig({ INTROSPECTION: 'false' }).introspection).toBe(false);
+    expect(() => loadConfig({ INTROSPECTION: 'yes' })).toThrow(/INTROSPECTION must be true or false/);
+  });
 });
