@@ -1,12 +1,14 @@
 // The one place where errors become GraphQL errors: DomainError types map to `extensions.code`,
 // validation failures to BAD_USER_INPUT, anything unexpected to a generic INTERNAL_SERVER_ERROR
-// (logged in full here, never shown to the client with a stack trace).
+// (logged in full here, never shown to the client with a stack trace). Both transports format
+// through here, so suggestions are hidden here too, from validation and variable coercion alike.
 import { unwrapResolverError } from '@apollo/server/errors';
 import { type GraphQLFormattedError, GraphQLError } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
 import { ErrorType } from '../domain/enums';
 import { DomainError } from '../domain/errors';
 import type { Logger } from '../engine/logger';
+import { withoutSuggestions } from './introspection';
 
 export const ERROR_CODE: Readonly<Record<ErrorType, string>> = {
   [ErrorType.VALIDATION]: 'BAD_USER_INPUT',
@@ -63,7 +65,12 @@ function collect(v: ValidationNode, path = ''): string[] {
   return [...own, ...(v.children ?? []).flatMap((c) => collect(c, at))];
 }
 
-export function formatError(log: Logger) {
+export interface FormatOptions {
+  /** Strip "Did you mean …?" from messages: they reveal the schema when introspection is off. */
+  hideSuggestions: boolean;
+}
+
+export function formatError(log: Logger, { hideSuggestions }: FormatOptions = { hideSuggestions: false }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const path = formatted.path;
@@ -82,7 +89,8 @@ export function formatError(log: Logger) {
     const code = String(formatted.extensions?.code ?? '');
     if (CLIENT_CODES.has(code) || (original instanceof GraphQLError && !original.originalError && !code)) {
       const { stacktrace: _s, exception: _e, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions: { ...extensions, code: code || 'GRAPHQL_VALIDATION_FAILED' } };
+      const message = hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
+      return { ...formatted, message, extensions: { ...extensions, code: code || 'GRAPHQL_VALIDATION_FAILED' } };
     }
     log.error('unexpected error', { err: original instanceof Error ? original : new Error(String(original)), path });
     return { message: 'Internal server error', locations, path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };

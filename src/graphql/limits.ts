@@ -3,36 +3,27 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   type DocumentNode,
-  type FragmentDefinitionNode,
+  getVariableValues,
   GraphQLError,
-  GraphQLList,
   type GraphQLSchema,
-  getNullableType,
   Kind,
   type OperationDefinitionNode,
-  type SelectionSetNode,
+  type VariableNode,
   visit,
 } from 'graphql';
-import { type ComplexityEstimator, getComplexity } from 'graphql-query-complexity';
+import { MAX_NESTING, measureOperation } from './query-cost';
 
 export interface QueryLimits {
   maxDepth: number;
   maxComplexity: number;
+  /**
+   * Most tokens a document may have, enforced by the parser on both transports. Parsing and
+   * validation run before any of our checks and are linear at best; graphql-js's validation
+   * recurses once per fragment spread in a chain and overflows the stack near 3,500 of them
+   * (about 28,000 tokens), so this bound also keeps such a chain from reaching it.
+   */
+  maxTokens: number;
 }
-
-/** Multiplier for a list field that has no `first` argument (e.g. Workflow.tasks, agents). */
-export const UNBOUNDED_LIST_FACTOR = 10;
-
-/**
- * A field costs 1 plus its selection; a paged field costs `first` times its selection, and any
- * other list UNBOUNDED_LIST_FACTOR times. Introspection is free (clients fetch it once).
- */
-const estimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
-  if (field.name.startsWith('__')) return 0;
-  if (typeof args.first === 'number') return 1 + Math.max(0, args.first) * childComplexity;
-  const isList = getNullableType(field.type) instanceof GraphQLList;
-  return 1 + (isList && field.name !== 'edges' ? UNBOUNDED_LIST_FACTOR : 1) * childComplexity;
-};
 
 type LimitCode = 'QUERY_TOO_DEEP' | 'QUERY_TOO_COMPLEX';
 
@@ -40,55 +31,40 @@ function limitError(code: LimitCode, message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
 }
 
-/** Depth of the deepest selection, through fragments, ignoring introspection fields. */
-export function operationDepth(document: DocumentNode, operation: OperationDefinitionNode): number {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const depthOf = (set: SelectionSetNode, seen: ReadonlySet<string>): number => {
-    let max = 0;
-    for (const s of set.selections) {
-      if (s.kind === Kind.FIELD) {
-        if (s.name.value.startsWith('__')) continue;
-        max = Math.max(max, 1 + (s.selectionSet ? depthOf(s.selectionSet, seen) : 0));
-      } else if (s.kind === Kind.INLINE_FRAGMENT) {
-        max = Math.max(max, depthOf(s.selectionSet, seen));
-      } else {
-        const f = fragments.get(s.name.value);
-        if (f && !seen.has(f.name.value)) max = Math.max(max, depthOf(f.selectionSet, new Set([...seen, f.name.value])));
-      }
-    }
-    return max;
-  };
-  return depthOf(operation.selectionSet, new Set());
+function badInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
 }
 
 /**
  * Verdicts already reached for a document (Apollo hands the same parsed document to every request
  * with the same query text): costing walks the whole operation with the schema, which took 7 % of
  * the server's time when one mutation was sent over and over. A verdict depends on the document,
- * the operation and the values of the variables given to `first` arguments (the only arguments
- * the estimator reads); those variables are found once per document.
+ * the operation and the values of the variables the cost reads: those given to `first` arguments
+ * and to the conditions of @skip and @include. They are found once per document.
  */
 interface Verdicts {
-  pagingVariables: string[];
+  costVariables: string[];
   /** null: within limits; otherwise the refusal's code and message (each refusal is a new error). */
   byKey: Map<string, { code: LimitCode; message: string } | null>;
 }
 const verdicts = new WeakMap<DocumentNode, Verdicts>();
-/** Distinct operation and paging values remembered per document; beyond this they start over. */
+/** Distinct operations and variable values remembered per document; beyond this they start over. */
 const MAX_VERDICTS = 100;
 
 function verdictsFor(document: DocumentNode): Verdicts {
   let found = verdicts.get(document);
   if (!found) {
     const names = new Set<string>();
+    const collect = { Variable: (v: VariableNode) => void names.add(v.name.value) };
     visit(document, {
       Argument(node) {
-        if (node.name.value !== 'first') return;
-        visit(node.value, { Variable: (v) => void names.add(v.name.value) });
+        if (node.name.value === 'first') visit(node.value, collect);
+      },
+      Directive(node) {
+        if (node.name.value === 'skip' || node.name.value === 'include') visit(node, collect);
       },
     });
-    found = { pagingVariables: [...names], byKey: new Map() };
+    found = { costVariables: [...names], byKey: new Map() };
     verdicts.set(document, found);
   }
   return found;
@@ -103,15 +79,15 @@ export function checkLimits(
   limits: QueryLimits,
 ): GraphQLError | null {
   const known = verdictsFor(document);
-  // A paging variable left out (its default applies) is told from one given as null: [] vs [null].
-  const paging = known.pagingVariables.map((v) => (variables && Object.hasOwn(variables, v) ? [variables[v]] : []));
-  const key = JSON.stringify([operationName ?? null, limits.maxDepth, limits.maxComplexity, ...paging]);
+  // A variable left out (its default applies) is told from one given as null: [] vs [null].
+  const read = known.costVariables.map((v) => (variables && Object.hasOwn(variables, v) ? [variables[v]] : []));
+  const key = JSON.stringify([operationName ?? null, limits.maxDepth, limits.maxComplexity, ...read]);
   const cached = known.byKey.get(key);
   if (cached !== undefined) return cached && limitError(cached.code, cached.message);
   const verdict = judge(schema, document, operationName, variables, limits);
   const code = verdict?.extensions.code;
   // Variables that do not fit the operation are refused, but not remembered: the key holds only
-  // the paging variables, and the next request may bring others.
+  // the variables the cost reads, and the next request may bring others.
   if (code !== 'BAD_USER_INPUT') {
     if (known.byKey.size >= MAX_VERDICTS) known.byKey.clear();
     known.byKey.set(key, verdict && { code: code as LimitCode, message: verdict.message });
@@ -129,27 +105,23 @@ function judge(
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
   if (!operation) return null;
-  const depth = operationDepth(document, operation);
-  if (depth > limits.maxDepth) {
-    return limitError('QUERY_TOO_DEEP', `query depth ${depth} exceeds the limit of ${limits.maxDepth}`);
-  }
-  let complexity: number;
+  // Costing needs the variables; when they do not fit the operation, that is the client's error.
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 });
+  if (coerced.errors) return badInput(coerced.errors[0]?.message ?? 'invalid variables');
+  let measure;
   try {
-    complexity = getComplexity({
-      schema,
-      query: document,
-      operationName: operationName ?? undefined,
-      variables: variables ?? {},
-      estimators: [estimator],
-    });
+    measure = measureOperation(schema, document, operation, coerced.coerced);
   } catch (e) {
-    // Costing needs the variables; when they do not fit the operation, that is the client's error.
-    return new GraphQLError(e instanceof Error ? e.message : 'invalid variables', {
-      extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-    });
+    return badInput(e instanceof Error ? e.message : 'invalid arguments');
   }
-  if (complexity > limits.maxComplexity) {
-    return limitError('QUERY_TOO_COMPLEX', `query complexity ${complexity} exceeds the limit of ${limits.maxComplexity}`);
+  if (measure.tooNested) {
+    return limitError('QUERY_TOO_DEEP', `query nests selections or fragments more than ${MAX_NESTING} deep`);
+  }
+  if (measure.depth > limits.maxDepth) {
+    return limitError('QUERY_TOO_DEEP', `query depth ${measure.depth} exceeds the limit of ${limits.maxDepth}`);
+  }
+  if (measure.cost > limits.maxComplexity) {
+    return limitError('QUERY_TOO_COMPLEX', `query complexity ${measure.cost} exceeds the limit of ${limits.maxComplexity}`);
   }
   return null;
 }

@@ -21,6 +21,12 @@ export interface Config {
   /** Upper bound on a graceful stop: in-flight requests after this are cut. */
   shutdownTimeoutMs: number;
   limits: QueryLimits;
+  /**
+   * Whether clients may see the schema: introspection (`__schema`, `__type`) and "Did you mean"
+   * suggestions in errors. One switch for every client today; per-role access would decide it
+   * per request from here.
+   */
+  introspection: boolean;
   /** Memory for answers of repeated queries (PGlite only); 0 turns the cache off. */
   queryCacheBytes: number;
   engine: EngineOptions;
@@ -55,6 +61,9 @@ export const ENV_VARS = {
   MAX_TASK_HANDBACKS: ['3', 'times a task goes back to the queue, attempt unspent, after the instance running it died'],
   MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
+  MAX_QUERY_TOKENS: ['15000', 'most tokens (names, punctuation, values) a GraphQL document may have'],
+  INTROSPECTION: ['true (production: false)', 'true: clients may introspect the schema and get "Did you mean" suggestions'],
+  NODE_ENV: ['', 'production: turns INTROSPECTION off unless it is set'],
   QUERY_CACHE_MB: ['32', 'memory for answers of repeated queries, served until data changes (PGlite only; 0: off)'],
   MAX_JSON_BYTES: ['262144', 'largest JSON value (metadata, error context, cache value)'],
   HEALTH_HEALTHY_MIN: ['80', 'score at or above which health is HEALTHY'],
@@ -78,6 +87,11 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
   const raw = (name: keyof typeof ENV_VARS) => {
     const v = env[name];
     return v === undefined || v.trim() === '' ? ENV_VARS[name][0] : v.trim();
+  };
+  const bool = (name: keyof typeof ENV_VARS, fallback: boolean): boolean => {
+    const text = env[name]?.trim().toLowerCase() || String(fallback);
+    if (text !== 'true' && text !== 'false') problems.push(`${name} must be true or false (got ${JSON.stringify(env[name])})`);
+    return text === 'true' || (text !== 'false' && fallback);
   };
   const int = (name: keyof typeof ENV_VARS, min: number, max: number): number => {
     const text = raw(name);
@@ -118,7 +132,9 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     limits: {
       maxDepth: int('MAX_QUERY_DEPTH', 2, 100),
       maxComplexity: int('MAX_QUERY_COMPLEXITY', 10, 10_000_000),
+      maxTokens: int('MAX_QUERY_TOKENS', 100, 1_000_000),
     },
+    introspection: bool('INTROSPECTION', raw('NODE_ENV') !== 'production'),
     queryCacheBytes: int('QUERY_CACHE_MB', 0, 65_536) * 1024 * 1024,
     engine: {
       instanceId,

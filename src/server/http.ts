@@ -19,6 +19,7 @@ import { createLogger, type Logger } from '../engine/logger';
 import { Orchestrator } from '../engine/orchestrator';
 import { createContext, type GraphQLContext, type Lifecycle } from '../graphql/context';
 import { formatError } from '../graphql/errors';
+import { introspectionRules } from '../graphql/introspection';
 import { checkLimits, limitsPlugin } from '../graphql/limits';
 import { ResponseCache } from '../graphql/response-cache';
 import { createSchema } from '../graphql/schema';
@@ -73,7 +74,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     },
   };
   const context = (clientGone?: () => AbortSignal): GraphQLContext => createContext(orchestrator, lifecycle, clientGone);
-  const format = formatError(log);
+  // Apollo's hideSchemaDetailsFromClientErrors would strip suggestions from validation errors
+  // over HTTP only; formatting strips them on both transports, from variable coercion too.
+  const format = formatError(log, { hideSuggestions: !config.introspection });
+  const validationRules = introspectionRules(config.introspection);
 
   const app = express();
   app.disable('x-powered-by');
@@ -87,7 +91,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       onSubscribe: (ctx, _id, payload) => {
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: config.limits.maxTokens });
         } catch (e) {
           // The code Apollo gives a syntax error over HTTP, so a client sees one code on both transports.
           const code = ApolloServerErrorCode.GRAPHQL_PARSE_FAILED;
@@ -97,7 +101,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
               : new GraphQLError('could not parse the query', { extensions: { code } }),
           ];
         }
-        const errors = validate(schema, document, specifiedRules);
+        const errors = validate(schema, document, [...specifiedRules, ...validationRules]);
         if (errors.length) return errors;
         const limitError = checkLimits(schema, document, payload.operationName, payload.variables, config.limits);
         if (limitError) return [limitError];
@@ -130,7 +134,11 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
     formatError: format,
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false,
+    // Introspection is refused, when it is off, by `validationRules`: the rule WebSocket runs too,
+    // so both say the same. Apollo's own would add a second error advising its constructor option.
     introspection: true,
+    validationRules,
+    parseOptions: { maxTokens: config.limits.maxTokens },
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownTimeoutMs }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },

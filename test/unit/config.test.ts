@@ -35,4 +35,13 @@ describe('configuration', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://db/x' }).engine.soleInstance).toBe(false);
     expect(() => loadConfig({ SWEEP_INTERVAL_MS: '1000', INSTANCE_TIMEOUT_MS: '1500' })).toThrow(/INSTANCE_TIMEOUT_MS must be at least twice SWEEP_INTERVAL_MS/);
   });
+
+  it('allows introspection unless NODE_ENV is production, and INTROSPECTION says otherwise either way', () => {
+    expect(loadConfig({}).introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).introspection).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production' }).introspection).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', INTROSPECTION: 'true' }).introspection).toBe(true);
+    expect(loadConfig({ INTROSPECTION: 'false' }).introspection).toBe(false);
+    expect(() => loadConfig({ INTROSPECTION: 'yes' })).toThrow(/INTROSPECTION must be true or false/);
+  });
 });
