@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { type EngineOptions } from '../engine/context';
 import { LOG_LEVELS, type LogLevel } from '../engine/logger';
 import type { QueryLimits } from '../graphql/limits';
+import { browserOrigin } from './guards';
 
 export interface Config {
   port: number;
@@ -20,6 +21,8 @@ export interface Config {
   maxBodyBytes: number;
   /** Upper bound on a graceful stop: in-flight requests after this are cut. */
   shutdownTimeoutMs: number;
+  /** Origins (besides the server's own) whose pages may use /graphql over HTTP (CORS) and WebSocket. */
+  corsOrigins: string[];
   limits: QueryLimits;
   /** Memory for answers of repeated queries (PGlite only); 0 turns the cache off. */
   queryCacheBytes: number;
@@ -46,6 +49,7 @@ export const ENV_VARS = {
   MAX_BODY_BYTES: ['1048576', 'largest HTTP request body and WebSocket message'],
   LEASE_TIMEOUT_MS: ['30000', 'how long a task lease lives without a heartbeat'],
   SHUTDOWN_TIMEOUT_MS: ['10000', 'upper bound on a graceful stop'],
+  CORS_ORIGINS: ['', 'comma-separated origins (https://app.example.com) whose pages may use /graphql and its WebSocket; the server\'s own origin always may'],
   MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
   QUERY_CACHE_MB: ['32', 'memory for answers of repeated queries, served until data changes (PGlite only; 0: off)'],
@@ -94,6 +98,12 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
   if (raw('DATABASE_SCHEMA') && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(raw('DATABASE_SCHEMA'))) {
     problems.push('DATABASE_SCHEMA must be a plain identifier (letters, digits, _)');
   }
+  const corsOrigins: string[] = [];
+  for (const entry of raw('CORS_ORIGINS').split(',').map((o) => o.trim()).filter(Boolean)) {
+    const origin = browserOrigin(entry);
+    if (origin) corsOrigins.push(origin);
+    else problems.push(`CORS_ORIGINS: ${JSON.stringify(entry)} is not an origin like https://app.example.com (no path, no *)`);
+  }
   const instanceId = env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
   const config: Config = {
@@ -107,6 +117,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     logLevel,
     maxBodyBytes: int('MAX_BODY_BYTES', 1024, 1024 ** 3),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 600_000),
+    corsOrigins,
     limits: {
       maxDepth: int('MAX_QUERY_DEPTH', 2, 100),
       maxComplexity: int('MAX_QUERY_COMPLEXITY', 10, 10_000_000),

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -28,6 +29,7 @@ import { PostgresDriver } from '../storage/postgres';
 import { SqlStore } from '../storage/sql-store';
 import type { Config } from './config';
 import { graphqlOverHttp, isGraphQLPath } from './graphql-http';
+import { OriginPolicy, refuseUpgrade } from './guards';
 import { renderMetrics } from './metrics';
 
 export interface RunningServer {
@@ -78,8 +80,21 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const app = express();
   app.disable('x-powered-by');
   let graphql: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
-  const httpServer: HttpServer = createServer((req, res) => (graphql && isGraphQLPath(req.url) ? graphql(req, res) : app(req, res)));
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.maxBodyBytes });
+  const origins = new OriginPolicy(config.corsOrigins);
+  const httpServer: HttpServer = createServer((req, res) => {
+    if (!graphql || !isGraphQLPath(req.url)) app(req, res);
+    else if (!origins.cors(req, res)) graphql(req, res);
+  });
+  // The upgrade is ours to decide before ws answers it: a refusal is a plain HTTP status, and no
+  // WebSocket (nor graphql-ws state) exists for a client that may not have one.
+  const wsServer = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: config.maxBodyBytes });
+  httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!origins.allowsUpgrade(req)) {
+      log.warn('WebSocket refused: foreign origin', { origin: req.headers.origin });
+      return refuseUpgrade(socket, 403, 'origin not allowed');
+    }
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+  });
   const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: GraphQLContext }>(
     {
       schema,

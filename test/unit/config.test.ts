@@ -29,4 +29,16 @@ describe('configuration', () => {
       expect(text).toContain('HEALTH_DEGRADED_MIN');
     }
   });
+
+  it('reads CORS_ORIGINS as the origins a browser sends, and refuses what is not one', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: ' https://App.Example.com/ , http://localhost:5173,https://x.example:443 ' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+      'https://x.example',
+    ]);
+    for (const bad of ['*', 'app.example.com', 'https://app.example.com/path', 'ftp://app.example.com', 'https://u:p@app.example.com', 'null']) {
+      expect(() => loadConfig({ CORS_ORIGINS: `https://ok.example,${bad}` })).toThrow(/CORS_ORIGINS/);
+    }
+  });
 });
