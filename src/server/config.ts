@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { type EngineOptions } from '../engine/context';
 import { LOG_LEVELS, type LogLevel } from '../engine/logger';
 import type { QueryLimits } from '../graphql/limits';
-import { browserOrigin } from './guards';
+import { browserOrigin, type ConnectionLimits } from './guards';
 
 export interface Config {
   port: number;
@@ -23,6 +23,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Origins (besides the server's own) whose pages may use /graphql over HTTP (CORS) and WebSocket. */
   corsOrigins: string[];
+  connections: ConnectionLimits;
   limits: QueryLimits;
   /** Memory for answers of repeated queries (PGlite only); 0 turns the cache off. */
   queryCacheBytes: number;
@@ -49,6 +50,9 @@ export const ENV_VARS = {
   MAX_BODY_BYTES: ['1048576', 'largest HTTP request body and WebSocket message'],
   LEASE_TIMEOUT_MS: ['30000', 'how long a task lease lives without a heartbeat'],
   SHUTDOWN_TIMEOUT_MS: ['10000', 'upper bound on a graceful stop'],
+  MAX_CONNECTIONS: ['12000', 'open TCP connections, HTTP and WebSocket together; more are dropped on accept (lowered to fit the open-file limit)'],
+  MAX_WS_CONNECTIONS: ['10000', 'open WebSockets, below MAX_CONNECTIONS so HTTP keeps room; more are refused with 503'],
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: ['100', 'operations running at once on one WebSocket; one more gets a RATE_LIMITED error'],
   CORS_ORIGINS: ['', 'comma-separated origins (https://app.example.com) whose pages may use /graphql and its WebSocket; the server\'s own origin always may'],
   MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
@@ -104,6 +108,14 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     if (origin) corsOrigins.push(origin);
     else problems.push(`CORS_ORIGINS: ${JSON.stringify(entry)} is not an origin like https://app.example.com (no path, no *)`);
   }
+  const connections: ConnectionLimits = {
+    maxConnections: int('MAX_CONNECTIONS', 2, 1_000_000),
+    maxWsConnections: int('MAX_WS_CONNECTIONS', 1, 1_000_000),
+    maxSubscriptionsPerConnection: int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 1, 100_000),
+  };
+  if (connections.maxWsConnections >= connections.maxConnections) {
+    problems.push('MAX_WS_CONNECTIONS must be below MAX_CONNECTIONS (the rest is room for HTTP, /healthz and /readyz)');
+  }
   const instanceId = env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
   const config: Config = {
@@ -118,6 +130,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     maxBodyBytes: int('MAX_BODY_BYTES', 1024, 1024 ** 3),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 600_000),
     corsOrigins,
+    connections,
     limits: {
       maxDepth: int('MAX_QUERY_DEPTH', 2, 100),
       maxComplexity: int('MAX_QUERY_COMPLEXITY', 10, 10_000_000),

@@ -4,7 +4,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -29,7 +28,7 @@ import { PostgresDriver } from '../storage/postgres';
 import { SqlStore } from '../storage/sql-store';
 import type { Config } from './config';
 import { graphqlOverHttp, isGraphQLPath } from './graphql-http';
-import { OriginPolicy, refuseUpgrade } from './guards';
+import { ConnectionGuard } from './guards';
 import { renderMetrics } from './metrics';
 
 export interface RunningServer {
@@ -80,26 +79,21 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const app = express();
   app.disable('x-powered-by');
   let graphql: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
-  const origins = new OriginPolicy(config.corsOrigins);
+  const guard = new ConnectionGuard({ corsOrigins: config.corsOrigins, connections: config.connections, poolSize: config.database?.poolSize, log });
   const httpServer: HttpServer = createServer((req, res) => {
     if (!graphql || !isGraphQLPath(req.url)) app(req, res);
-    else if (!origins.cors(req, res)) graphql(req, res);
+    else if (!guard.cors(req, res)) graphql(req, res);
   });
-  // The upgrade is ours to decide before ws answers it: a refusal is a plain HTTP status, and no
-  // WebSocket (nor graphql-ws state) exists for a client that may not have one.
   const wsServer = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: config.maxBodyBytes });
-  httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!origins.allowsUpgrade(req)) {
-      log.warn('WebSocket refused: foreign origin', { origin: req.headers.origin });
-      return refuseUpgrade(socket, 403, 'origin not allowed');
-    }
-    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
-  });
+  guard.attach(httpServer, wsServer);
   const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: GraphQLContext }>(
     {
       schema,
       context: (ctx) => ctx.extra.context ?? context(),
       onSubscribe: (ctx, _id, payload) => {
+        // graphql-ws has already entered this one in ctx.subscriptions.
+        const tooMany = guard.operationRefusal(Object.keys(ctx.subscriptions).length);
+        if (tooMany) return [tooMany];
         let document;
         try {
           document = parse(payload.query);

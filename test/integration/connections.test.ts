@@ -1,6 +1,7 @@
 // Who may connect and how much they may hold: what /healthz tells strangers, the Origin check on
 // the WebSocket upgrade and CORS on /graphql, caps on connections and on subscriptions per socket,
 // and the timeouts that close connections doing nothing.
+import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { startTestServer, subscribe, type TestServer, wsClient } from '../helpers/server';
 
@@ -15,6 +16,16 @@ function openSocket(url: string, origin?: string): Promise<{ ws: WebSocket } | {
     });
     ws.once('error', reject);
   });
+}
+
+/** A closed socket leaves the server's count a moment after the client sees it close: try until there is room. */
+async function openWhenFree(url: string): Promise<WebSocket> {
+  for (let i = 0; i < 100; i++) {
+    const r = await openSocket(url);
+    if ('ws' in r) return r.ws;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('no room for a WebSocket within 2 s');
 }
 
 /** The ws WebSocket as the graphql-ws client constructs it, sending `origin` on the handshake. */
@@ -105,5 +116,64 @@ describe('Origin check on the WebSocket and CORS on /graphql', () => {
     expect(ok.headers.get('vary')).toContain('Origin');
     expect(await ok.json()).toEqual({ data: { __typename: 'Query' } });
     expect((await post('http://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('caps on connections and on subscriptions per WebSocket', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ MAX_WS_CONNECTIONS: '20', MAX_CONNECTIONS: '40', MAX_SUBSCRIPTIONS_PER_CONNECTION: '5' });
+  });
+  afterAll(() => s.stop());
+  const healthz = () => fetch(s.url.replace(/\/graphql$/, '/healthz')).then((r) => r.status);
+
+  // First in this block: no other connection is open yet, so the count is exact.
+  it('drops connections beyond MAX_CONNECTIONS on accept, and takes new ones once some close', async () => {
+    const sockets = await Promise.all(
+      Array.from({ length: 45 }, () => new Promise<Socket>((resolve, reject) => {
+        const c = connect(s.port, '127.0.0.1', () => resolve(c)).once('error', reject);
+        c.resume();
+      })),
+    );
+    // Node accepts the ones over the cap and closes them at once.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sockets.filter((c) => !c.closed).length).toBe(40);
+    for (const c of sockets) c.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await healthz()).toBe(200);
+  });
+
+  it('gives the operation after MAX_SUBSCRIPTIONS_PER_CONNECTION a RATE_LIMITED error; the others carry on', async () => {
+    const client = wsClient(s.wsUrl);
+    const subs = Array.from({ length: 5 }, () => subscribe(client, `subscription { errorRecorded { message } }`));
+    await s.waitForListeners('error', 5);
+    const sixth = subscribe(client, `subscription { errorRecorded { message } }`);
+    const refused = await sixth.next();
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 5 });
+    expect(refused.errors?.[0]?.message).toContain('MAX_SUBSCRIPTIONS_PER_CONNECTION');
+    await s.data(`mutation { recordError(input: { type: NETWORK, severity: LOW, message: "one" }) { id } }`);
+    for (const sub of subs) expect((await sub.next()).data?.errorRecorded).toEqual({ message: 'one' });
+    // Completing one makes room on the same socket.
+    await subs[0]!.close();
+    const seventh = subscribe(client, `subscription { errorRecorded { message } }`);
+    await s.waitForListeners('error', 5);
+    await s.data(`mutation { recordError(input: { type: NETWORK, severity: LOW, message: "two" }) { id } }`);
+    expect((await seventh.next()).data?.errorRecorded).toEqual({ message: 'two' });
+    expect((await subs[1]!.next()).data?.errorRecorded).toEqual({ message: 'two' });
+    await client.dispose();
+  });
+
+  it('refuses WebSockets beyond MAX_WS_CONNECTIONS with 503, and /healthz still answers', async () => {
+    const open: WebSocket[] = [];
+    for (let i = 0; i < 20; i++) open.push(await openWhenFree(s.wsUrl));
+    // Initialised, so graphql-ws's init timeout does not free their places during the test.
+    for (const ws of open) ws.send(JSON.stringify({ type: 'connection_init' }));
+    const extra = await Promise.all(Array.from({ length: 20 }, () => openSocket(s.wsUrl)));
+    expect(extra.map((r) => ('status' in r ? r.status : 'open'))).toEqual(Array.from({ length: 20 }, () => 503));
+    expect(await healthz()).toBe(200);
+    expect(await fetch(s.url.replace(/\/graphql$/, '/readyz')).then((r) => r.status)).toBe(200);
+    open.pop()!.close();
+    open.push(await openWhenFree(s.wsUrl));
+    await Promise.all(open.map((ws) => new Promise((resolve) => ws.once('close', resolve).close())));
   });
 });

@@ -41,4 +41,16 @@ describe('configuration', () => {
       expect(() => loadConfig({ CORS_ORIGINS: `https://ok.example,${bad}` })).toThrow(/CORS_ORIGINS/);
     }
   });
+
+  it('caps connections and subscriptions per WebSocket, leaving HTTP room next to the WebSockets', () => {
+    expect(loadConfig({}).connections).toEqual({ maxConnections: 12000, maxWsConnections: 10000, maxSubscriptionsPerConnection: 100 });
+    expect(loadConfig({ MAX_CONNECTIONS: '50', MAX_WS_CONNECTIONS: '20', MAX_SUBSCRIPTIONS_PER_CONNECTION: '5' }).connections).toEqual({
+      maxConnections: 50,
+      maxWsConnections: 20,
+      maxSubscriptionsPerConnection: 5,
+    });
+    expect(() => loadConfig({ MAX_CONNECTIONS: '100', MAX_WS_CONNECTIONS: '100' })).toThrow(/MAX_WS_CONNECTIONS must be below MAX_CONNECTIONS/);
+    expect(() => loadConfig({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '0' })).toThrow(/MAX_SUBSCRIPTIONS_PER_CONNECTION/);
+    expect(() => loadConfig({ MAX_WS_CONNECTIONS: 'lots' })).toThrow(/MAX_WS_CONNECTIONS/);
+  });
 });
