@@ -24,10 +24,23 @@ export interface Config {
   /** Origins (besides the server's own) whose pages may use /graphql over HTTP (CORS) and WebSocket. */
   corsOrigins: string[];
   connections: ConnectionLimits;
+  timeouts: ConnectionTimeouts;
   limits: QueryLimits;
   /** Memory for answers of repeated queries (PGlite only); 0 turns the cache off. */
   queryCacheBytes: number;
   engine: EngineOptions;
+}
+
+/** How long a connection may hold a socket without doing its part. */
+export interface ConnectionTimeouts {
+  /** From a connection's start (or its previous answer) to the end of a request's headers. */
+  httpHeadersMs: number;
+  /** To the end of a request's body; an answer may take longer (a long-poll waits up to a minute). */
+  httpRequestMs: number;
+  /** An idle keep-alive connection between requests. */
+  httpKeepAliveMs: number;
+  /** A WebSocket that has not sent graphql-ws's connection_init. */
+  wsInitMs: number;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +66,10 @@ export const ENV_VARS = {
   MAX_CONNECTIONS: ['12000', 'open TCP connections, HTTP and WebSocket together; more are dropped on accept (lowered to fit the open-file limit)'],
   MAX_WS_CONNECTIONS: ['10000', 'open WebSockets, below MAX_CONNECTIONS so HTTP keeps room; more are refused with 503'],
   MAX_SUBSCRIPTIONS_PER_CONNECTION: ['100', 'operations running at once on one WebSocket; one more gets a RATE_LIMITED error'],
+  HTTP_HEADERS_TIMEOUT_MS: ['10000', 'a connection that has not sent a whole request head by then is answered 408 and closed'],
+  HTTP_REQUEST_TIMEOUT_MS: ['60000', 'a request whose body has not fully arrived by then is answered 408 and closed (waiting for the answer is not limited)'],
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: ['5000', 'an idle keep-alive HTTP connection is closed after this'],
+  WS_INIT_TIMEOUT_MS: ['3000', 'a WebSocket that has not sent connection_init by then is closed (4408)'],
   CORS_ORIGINS: ['', 'comma-separated origins (https://app.example.com) whose pages may use /graphql and its WebSocket; the server\'s own origin always may'],
   MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
@@ -116,6 +133,13 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
   if (connections.maxWsConnections >= connections.maxConnections) {
     problems.push('MAX_WS_CONNECTIONS must be below MAX_CONNECTIONS (the rest is room for HTTP, /healthz and /readyz)');
   }
+  const timeouts: ConnectionTimeouts = {
+    httpHeadersMs: int('HTTP_HEADERS_TIMEOUT_MS', 100, 600_000),
+    httpRequestMs: int('HTTP_REQUEST_TIMEOUT_MS', 100, 3600_000),
+    httpKeepAliveMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 100, 600_000),
+    wsInitMs: int('WS_INIT_TIMEOUT_MS', 100, 600_000),
+  };
+  if (timeouts.httpHeadersMs > timeouts.httpRequestMs) problems.push('HTTP_HEADERS_TIMEOUT_MS must not be above HTTP_REQUEST_TIMEOUT_MS');
   const instanceId = env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
   const config: Config = {
@@ -131,6 +155,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 600_000),
     corsOrigins,
     connections,
+    timeouts,
     limits: {
       maxDepth: int('MAX_QUERY_DEPTH', 2, 100),
       maxComplexity: int('MAX_QUERY_COMPLEXITY', 10, 10_000_000),

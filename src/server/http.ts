@@ -80,15 +80,27 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   app.disable('x-powered-by');
   let graphql: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
   const guard = new ConnectionGuard({ corsOrigins: config.corsOrigins, connections: config.connections, poolSize: config.database?.poolSize, log });
-  const httpServer: HttpServer = createServer((req, res) => {
-    if (!graphql || !isGraphQLPath(req.url)) app(req, res);
-    else if (!guard.cors(req, res)) graphql(req, res);
-  });
+  const { timeouts } = config;
+  const httpServer: HttpServer = createServer(
+    {
+      // Node's defaults let a connection that sends nothing hold its socket for up to 90 s
+      // (60 s, checked every 30 s): enough to run the process out of files with idle sockets.
+      headersTimeout: timeouts.httpHeadersMs,
+      requestTimeout: timeouts.httpRequestMs,
+      keepAliveTimeout: timeouts.httpKeepAliveMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeouts.httpHeadersMs / 2))),
+    },
+    (req, res) => {
+      if (!graphql || !isGraphQLPath(req.url)) app(req, res);
+      else if (!guard.cors(req, res)) graphql(req, res);
+    },
+  );
   const wsServer = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: config.maxBodyBytes });
   guard.attach(httpServer, wsServer);
   const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: GraphQLContext }>(
     {
       schema,
+      connectionInitWaitTimeout: timeouts.wsInitMs,
       context: (ctx) => ctx.extra.context ?? context(),
       onSubscribe: (ctx, _id, payload) => {
         // graphql-ws has already entered this one in ctx.subscriptions.

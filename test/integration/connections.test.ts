@@ -177,3 +177,65 @@ describe('caps on connections and on subscriptions per WebSocket', () => {
     await Promise.all(open.map((ws) => new Promise((resolve) => ws.once('close', resolve).close())));
   });
 });
+
+describe('timeouts for connections that do nothing', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '300', WS_INIT_TIMEOUT_MS: '300' });
+  });
+  afterAll(() => s.stop());
+
+  /** Connects, sends `text`, and resolves with what came back and when the server closed, or 'open' after `waitMs`. */
+  const hold = (text: string, waitMs = 3000) =>
+    new Promise<{ answer: string; afterMs: number } | 'open'>((resolve, reject) => {
+      const started = Date.now();
+      let answer = '';
+      const c = connect(s.port, '127.0.0.1', () => c.write(text)).once('error', reject);
+      c.on('data', (d) => (answer += String(d)));
+      const timer = setTimeout(() => {
+        c.destroy();
+        resolve('open');
+      }, waitMs);
+      c.once('close', () => {
+        clearTimeout(timer);
+        resolve({ answer, afterMs: Date.now() - started });
+      });
+    });
+
+  it('answers 408 and closes a connection that sends nothing within HTTP_HEADERS_TIMEOUT_MS', async () => {
+    const r = await hold('');
+    expect(r).not.toBe('open');
+    if (r === 'open') return;
+    expect(r.answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(r.afterMs).toBeGreaterThanOrEqual(400);
+  });
+
+  it('answers 408 and closes a connection whose request head never ends, or whose body stops coming', async () => {
+    expect(await hold('GET /healthz HTTP/1.1\r\nHost: x\r\n')).toMatchObject({ answer: expect.stringMatching(/^HTTP\/1\.1 408/) });
+    const body = await hold('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":');
+    expect(body).toMatchObject({ answer: expect.stringMatching(/^HTTP\/1\.1 408/) });
+  });
+
+  // Node waits about a second more than it advertises in Keep-Alive, so a client never reuses a connection being closed.
+  it('closes an idle keep-alive connection after HTTP_KEEP_ALIVE_TIMEOUT_MS', async () => {
+    const r = await hold('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 2000);
+    expect(r).toMatchObject({ answer: expect.stringMatching(/^HTTP\/1\.1 200/) });
+  });
+
+  it('lets a long-poll wait longer than HTTP_REQUEST_TIMEOUT_MS for its answer', async () => {
+    const { registerAgent } = await s.data(`mutation { registerAgent(input: { name: "poller", capabilities: ["none.here"] }) { agent { id } } }`);
+    const started = Date.now();
+    const r = await s.gql(`mutation($a: ID!) { claimTasks(agentId: $a, waitMs: 1500) { id } }`, { a: registerAgent.agent.id });
+    expect(r.body).toEqual({ data: { claimTasks: [] } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+  });
+
+  it('closes a WebSocket that never sends connection_init after WS_INIT_TIMEOUT_MS (4408)', async () => {
+    const opened = await openSocket(s.wsUrl);
+    if (!('ws' in opened)) throw new Error(`refused: ${opened.status}`);
+    const started = Date.now();
+    const code = await new Promise<number>((resolve) => opened.ws.once('close', (c) => resolve(c)));
+    expect(code).toBe(4408);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});

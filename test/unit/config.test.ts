@@ -53,4 +53,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '0' })).toThrow(/MAX_SUBSCRIPTIONS_PER_CONNECTION/);
     expect(() => loadConfig({ MAX_WS_CONNECTIONS: 'lots' })).toThrow(/MAX_WS_CONNECTIONS/);
   });
+
+  it('reads the timeouts for idle and slow connections, the head no longer than the whole request', () => {
+    expect(loadConfig({}).timeouts).toEqual({ httpHeadersMs: 10000, httpRequestMs: 60000, httpKeepAliveMs: 5000, wsInitMs: 3000 });
+    expect(
+      loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '300', WS_INIT_TIMEOUT_MS: '200' }).timeouts,
+    ).toEqual({ httpHeadersMs: 500, httpRequestMs: 1000, httpKeepAliveMs: 300, wsInitMs: 200 });
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '2000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS must not be above/);
+    expect(() => loadConfig({ WS_INIT_TIMEOUT_MS: '0' })).toThrow(/WS_INIT_TIMEOUT_MS/);
+  });
 });
