@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { type EngineOptions } from '../engine/context';
 import { LOG_LEVELS, type LogLevel } from '../engine/logger';
 import type { QueryLimits } from '../graphql/limits';
+import { browserOrigin, type ConnectionLimits } from './guards';
 
 export interface Config {
   port: number;
@@ -20,6 +21,10 @@ export interface Config {
   maxBodyBytes: number;
   /** Upper bound on a graceful stop: in-flight requests after this are cut. */
   shutdownTimeoutMs: number;
+  /** Origins (besides the server's own) whose pages may use /graphql over HTTP (CORS) and WebSocket. */
+  corsOrigins: string[];
+  connections: ConnectionLimits;
+  timeouts: ConnectionTimeouts;
   limits: QueryLimits;
   /**
    * Whether clients may see the schema: introspection (`__schema`, `__type`) and "Did you mean"
@@ -35,6 +40,18 @@ export interface Config {
    * dies on SIGTERM without passing it on, so the server stops when its parent goes away instead.
    */
   stopWithParent: boolean;
+}
+
+/** How long a connection may hold a socket without doing its part. */
+export interface ConnectionTimeouts {
+  /** From a connection's start (or its previous answer) to the end of a request's headers. */
+  httpHeadersMs: number;
+  /** To the end of a request's body; an answer may take longer (a long-poll waits up to a minute). */
+  httpRequestMs: number;
+  /** An idle keep-alive connection between requests. */
+  httpKeepAliveMs: number;
+  /** A WebSocket that has not sent graphql-ws's connection_init. */
+  wsInitMs: number;
 }
 
 export class ConfigError extends Error {
@@ -59,6 +76,14 @@ export const ENV_VARS = {
   SHUTDOWN_TIMEOUT_MS: ['10000', 'upper bound on a graceful stop'],
   INSTANCE_TIMEOUT_MS: ['5000', 'an instance unseen this long is dead (PostgreSQL): its built-in tasks go back to the queue'],
   MAX_TASK_HANDBACKS: ['3', 'times a task goes back to the queue, attempt unspent, after the instance running it died'],
+  MAX_CONNECTIONS: ['12000', 'open TCP connections, HTTP and WebSocket together; more are dropped on accept (lowered to fit the open-file limit)'],
+  MAX_WS_CONNECTIONS: ['10000', 'open WebSockets, below MAX_CONNECTIONS so HTTP keeps room; more are refused with 503'],
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: ['100', 'operations running at once on one WebSocket; one more gets a RATE_LIMITED error'],
+  HTTP_HEADERS_TIMEOUT_MS: ['10000', 'a connection that has not sent a whole request head by then is answered 408 and closed'],
+  HTTP_REQUEST_TIMEOUT_MS: ['60000', 'a request whose body has not fully arrived by then is answered 408 and closed (waiting for the answer is not limited)'],
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: ['5000', 'an idle keep-alive HTTP connection is closed after this'],
+  WS_INIT_TIMEOUT_MS: ['3000', 'a WebSocket that has not sent connection_init by then is closed (4408)'],
+  CORS_ORIGINS: ['', 'comma-separated origins (https://app.example.com) whose pages may use /graphql and its WebSocket; the server\'s own origin always may'],
   MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
   MAX_QUERY_TOKENS: ['15000', 'most tokens (names, punctuation, values) a GraphQL document may have'],
@@ -115,6 +140,27 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
   if (raw('DATABASE_SCHEMA') && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(raw('DATABASE_SCHEMA'))) {
     problems.push('DATABASE_SCHEMA must be a plain identifier (letters, digits, _)');
   }
+  const corsOrigins: string[] = [];
+  for (const entry of raw('CORS_ORIGINS').split(',').map((o) => o.trim()).filter(Boolean)) {
+    const origin = browserOrigin(entry);
+    if (origin) corsOrigins.push(origin);
+    else problems.push(`CORS_ORIGINS: ${JSON.stringify(entry)} is not an origin like https://app.example.com (no path, no *)`);
+  }
+  const connections: ConnectionLimits = {
+    maxConnections: int('MAX_CONNECTIONS', 2, 1_000_000),
+    maxWsConnections: int('MAX_WS_CONNECTIONS', 1, 1_000_000),
+    maxSubscriptionsPerConnection: int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 1, 100_000),
+  };
+  if (connections.maxWsConnections >= connections.maxConnections) {
+    problems.push('MAX_WS_CONNECTIONS must be below MAX_CONNECTIONS (the rest is room for HTTP, /healthz and /readyz)');
+  }
+  const timeouts: ConnectionTimeouts = {
+    httpHeadersMs: int('HTTP_HEADERS_TIMEOUT_MS', 100, 600_000),
+    httpRequestMs: int('HTTP_REQUEST_TIMEOUT_MS', 100, 3600_000),
+    httpKeepAliveMs: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 100, 600_000),
+    wsInitMs: int('WS_INIT_TIMEOUT_MS', 100, 600_000),
+  };
+  if (timeouts.httpHeadersMs > timeouts.httpRequestMs) problems.push('HTTP_HEADERS_TIMEOUT_MS must not be above HTTP_REQUEST_TIMEOUT_MS');
   const instanceId = env.INSTANCE_ID?.trim() || `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
   const config: Config = {
@@ -129,6 +175,9 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     logLevel,
     maxBodyBytes: int('MAX_BODY_BYTES', 1024, 1024 ** 3),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 0, 600_000),
+    corsOrigins,
+    connections,
+    timeouts,
     limits: {
       maxDepth: int('MAX_QUERY_DEPTH', 2, 100),
       maxComplexity: int('MAX_QUERY_COMPLEXITY', 10, 10_000_000),

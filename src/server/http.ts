@@ -29,6 +29,7 @@ import { PostgresDriver } from '../storage/postgres';
 import { SqlStore } from '../storage/sql-store';
 import type { Config } from './config';
 import { graphqlOverHttp, isGraphQLPath } from './graphql-http';
+import { ConnectionGuard } from './guards';
 import { renderMetrics } from './metrics';
 
 export interface RunningServer {
@@ -82,13 +83,33 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const app = express();
   app.disable('x-powered-by');
   let graphql: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
-  const httpServer: HttpServer = createServer((req, res) => (graphql && isGraphQLPath(req.url) ? graphql(req, res) : app(req, res)));
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.maxBodyBytes });
+  const guard = new ConnectionGuard({ corsOrigins: config.corsOrigins, connections: config.connections, poolSize: config.database?.poolSize, log });
+  const { timeouts } = config;
+  const httpServer: HttpServer = createServer(
+    {
+      // Node's defaults let a connection that sends nothing hold its socket for up to 90 s
+      // (60 s, checked every 30 s): enough to run the process out of files with idle sockets.
+      headersTimeout: timeouts.httpHeadersMs,
+      requestTimeout: timeouts.httpRequestMs,
+      keepAliveTimeout: timeouts.httpKeepAliveMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeouts.httpHeadersMs / 2))),
+    },
+    (req, res) => {
+      if (!graphql || !isGraphQLPath(req.url)) app(req, res);
+      else if (!guard.cors(req, res)) graphql(req, res);
+    },
+  );
+  const wsServer = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: config.maxBodyBytes });
+  guard.attach(httpServer, wsServer);
   const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: GraphQLContext }>(
     {
       schema,
+      connectionInitWaitTimeout: timeouts.wsInitMs,
       context: (ctx) => ctx.extra.context ?? context(),
       onSubscribe: (ctx, _id, payload) => {
+        // graphql-ws has already entered this one in ctx.subscriptions.
+        const tooMany = guard.operationRefusal(Object.keys(ctx.subscriptions).length);
+        if (tooMany) return [tooMany];
         let document;
         try {
           document = parse(payload.query, { maxTokens: config.limits.maxTokens });
@@ -155,8 +176,10 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   await apollo.start();
 
   let stopping = false;
+  // Anyone may ask: no host name or pid here (they name the machine to a stranger); the
+  // instance id is in the GraphQL `status` query.
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', instanceId: config.engine.instanceId, version: config.engine.version });
+    res.json({ status: 'ok', version: config.engine.version });
   });
   app.get('/readyz', async (_req, res) => {
     const storage = await store.ping();

@@ -108,11 +108,12 @@ describe('server lifecycle', () => {
     let out = '';
     child.stdout.on('data', (d) => (out += String(d)));
     const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    let health: { instanceId: string } | null = null;
-    while (!health) {
-      health = await fetch(`${base}/healthz`).then((r) => r.json() as Promise<{ instanceId: string }>, () => null);
-      if (!health) await new Promise((r) => setTimeout(r, 200));
+    let up = false;
+    while (!up) {
+      up = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+      if (!up) await new Promise((r) => setTimeout(r, 200));
     }
+    const { instanceId } = (await gql(`${base}/graphql`, `{ status { instanceId } }`)).data.status as { instanceId: string };
     /** Resolves once nothing listens on the port any more (or after a bound, for the assertion to fail). */
     const closed = async () => {
       let listening = true;
@@ -123,7 +124,7 @@ describe('server lifecycle', () => {
       return !listening;
     };
     // INSTANCE_ID defaults to host-pid-random: the pid of the node that npm started.
-    const nodePid = Number(/-(\d+)-[0-9a-f]+$/.exec(health.instanceId)?.[1]);
+    const nodePid = Number(/-(\d+)-[0-9a-f]+$/.exec(instanceId)?.[1]);
     return { child, base, exited, closed, nodePid, output: () => out };
   }
 

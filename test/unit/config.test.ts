@@ -44,4 +44,37 @@ describe('configuration', () => {
     expect(loadConfig({ INTROSPECTION: 'false' }).introspection).toBe(false);
     expect(() => loadConfig({ INTROSPECTION: 'yes' })).toThrow(/INTROSPECTION must be true or false/);
   });
+
+  it('reads CORS_ORIGINS as the origins a browser sends, and refuses what is not one', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: ' https://App.Example.com/ , http://localhost:5173,https://x.example:443 ' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+      'https://x.example',
+    ]);
+    for (const bad of ['*', 'app.example.com', 'https://app.example.com/path', 'ftp://app.example.com', 'https://u:p@app.example.com', 'null']) {
+      expect(() => loadConfig({ CORS_ORIGINS: `https://ok.example,${bad}` })).toThrow(/CORS_ORIGINS/);
+    }
+  });
+
+  it('caps connections and subscriptions per WebSocket, leaving HTTP room next to the WebSockets', () => {
+    expect(loadConfig({}).connections).toEqual({ maxConnections: 12000, maxWsConnections: 10000, maxSubscriptionsPerConnection: 100 });
+    expect(loadConfig({ MAX_CONNECTIONS: '50', MAX_WS_CONNECTIONS: '20', MAX_SUBSCRIPTIONS_PER_CONNECTION: '5' }).connections).toEqual({
+      maxConnections: 50,
+      maxWsConnections: 20,
+      maxSubscriptionsPerConnection: 5,
+    });
+    expect(() => loadConfig({ MAX_CONNECTIONS: '100', MAX_WS_CONNECTIONS: '100' })).toThrow(/MAX_WS_CONNECTIONS must be below MAX_CONNECTIONS/);
+    expect(() => loadConfig({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '0' })).toThrow(/MAX_SUBSCRIPTIONS_PER_CONNECTION/);
+    expect(() => loadConfig({ MAX_WS_CONNECTIONS: 'lots' })).toThrow(/MAX_WS_CONNECTIONS/);
+  });
+
+  it('reads the timeouts for idle and slow connections, the head no longer than the whole request', () => {
+    expect(loadConfig({}).timeouts).toEqual({ httpHeadersMs: 10000, httpRequestMs: 60000, httpKeepAliveMs: 5000, wsInitMs: 3000 });
+    expect(
+      loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '300', WS_INIT_TIMEOUT_MS: '200' }).timeouts,
+    ).toEqual({ httpHeadersMs: 500, httpRequestMs: 1000, httpKeepAliveMs: 300, wsInitMs: 200 });
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '2000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS must not be above/);
+    expect(() => loadConfig({ WS_INIT_TIMEOUT_MS: '0' })).toThrow(/WS_INIT_TIMEOUT_MS/);
+  });
 });
