@@ -31,6 +31,8 @@ export interface EngineOptions {
   builtinConcurrency: number;
   /** Largest JSON value (metadata, context, cache value) accepted, in bytes of its JSON text. */
   maxJsonBytes: number;
+  /** Most levels of objects and arrays in one JSON value (the GraphQL layer refuses deeper ones). */
+  maxJsonDepth: number;
 }
 
 export interface EngineContext {

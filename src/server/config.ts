@@ -50,6 +50,7 @@ export const ENV_VARS = {
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
   QUERY_CACHE_MB: ['32', 'memory for answers of repeated queries, served until data changes (PGlite only; 0: off)'],
   MAX_JSON_BYTES: ['262144', 'largest JSON value (metadata, error context, cache value)'],
+  MAX_JSON_DEPTH: ['64', 'most levels of objects and arrays in one JSON value (up to 1000)'],
   HEALTH_HEALTHY_MIN: ['80', 'score at or above which health is HEALTHY'],
   HEALTH_DEGRADED_MIN: ['50', 'score at or above which health is DEGRADED (below: CRITICAL)'],
   HEALTH_CHANGE_STEP: ['10', 'score move that fires healthChanged without a status change'],
@@ -117,6 +118,8 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
       version,
       leaseTimeoutMs: int('LEASE_TIMEOUT_MS', 100, 24 * 3600_000),
       maxJsonBytes: int('MAX_JSON_BYTES', 1024, 64 * 1024 ** 2),
+      // The code that walks stored JSON recurses; 1000 levels stay well inside its stack.
+      maxJsonDepth: int('MAX_JSON_DEPTH', 1, 1000),
       cachePurgeIntervalMs: int('CACHE_PURGE_INTERVAL_MS', 100, 24 * 3600_000),
       sweepIntervalMs: int('SWEEP_INTERVAL_MS', 10, 3600_000),
       progressThrottleMs: int('PROGRESS_THROTTLE_MS', 0, 3600_000),

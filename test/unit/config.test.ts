@@ -17,6 +17,12 @@ describe('configuration', () => {
     expect(c.engine.health).toMatchObject({ healthy: 90, degraded: 60 });
   });
 
+  it('bounds JSON depth: 64 by default, 1 to 1000 when set', () => {
+    expect(loadConfig({}).engine.maxJsonDepth).toBe(64);
+    expect(loadConfig({ MAX_JSON_DEPTH: '1000' }).engine.maxJsonDepth).toBe(1000);
+    for (const bad of ['0', '1001', 'deep']) expect(() => loadConfig({ MAX_JSON_DEPTH: bad })).toThrow(/MAX_JSON_DEPTH must be an integer from 1 to 1000/);
+  });
+
   it('names every invalid variable at once', () => {
     try {
       loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud', HEALTH_DEGRADED_MIN: '95' });
