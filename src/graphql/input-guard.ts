@@ -122,6 +122,18 @@ export function findInputProblem(
   return null;
 }
 
+/** True when `value` has more than `max` levels of objects and arrays; stops looking once it has. */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /**
  * Makes every field that takes arguments check them first (a subscription when it subscribes),
  * refusing with BAD_USER_INPUT (a VALIDATION DomainError) that names the argument's path.

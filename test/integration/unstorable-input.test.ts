@@ -202,4 +202,9 @@ describe('text that cannot be stored and JSON too deep to walk', () => {
     expect((await set(65)).errors?.[0]).toMatchObject({ message: expect.stringContaining('value nests deeper than 64'), extensions: { code: 'BAD_USER_INPUT', field: 'value' } });
     await s.data(`mutation { deleteCache(key: "d64") }`);
   });
+
+  it('answers a cached query whatever deep variables it is sent besides', async () => {
+    const answer = await overHttp(s, requestText(`{ workflows { totalCount } }`, { unused: SPLICE }, DEEP[0][1]));
+    expect(answer).toEqual({ data: { workflows: { totalCount: 1 } } });
+  });
 });
