@@ -40,6 +40,8 @@ export interface Step {
 
 export interface WorkflowLimits {
   maxSteps: number;
+  /** Most dependsOn entries over all steps, as given (the edges written, and what validation walks). */
+  maxEdges: number;
   maxJsonBytes: number;
 }
 
@@ -158,6 +160,14 @@ export function validateWorkflow(def: WorkflowDefinition, limits: WorkflowLimits
   if (def.steps.length === 0) throw invalid('a workflow needs at least one step', { field: 'steps' });
   if (def.steps.length > limits.maxSteps) {
     throw invalid(`a workflow may have at most ${limits.maxSteps} steps (got ${def.steps.length})`, { field: 'steps' });
+  }
+  // Counted before anything else looks at the graph: every later check, and the write, grow with it.
+  let edges = 0;
+  for (const s of def.steps) edges += s.dependsOn?.length ?? 0;
+  if (edges > limits.maxEdges) {
+    throw invalid(`a workflow may have at most ${limits.maxEdges} dependsOn entries in all (got ${edges}; MAX_WORKFLOW_EDGES)`, {
+      field: 'dependsOn',
+    });
   }
   if (jsonBytes(def.input) > limits.maxJsonBytes) {
     throw invalid(`workflow input is larger than ${limits.maxJsonBytes} bytes of JSON`, { field: 'input' });

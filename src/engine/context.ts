@@ -27,6 +27,8 @@ export interface EngineOptions {
   progressThrottleMs: number;
   /** Most steps one workflow may have. */
   maxWorkflowSteps: number;
+  /** Most dependsOn entries one workflow may have over all its steps. */
+  maxWorkflowEdges: number;
   /** How many tasks each built-in agent runs at once. */
   builtinConcurrency: number;
   /** Largest JSON value (metadata, context, cache value) accepted, in bytes of its JSON text. */

@@ -23,6 +23,12 @@ describe('configuration', () => {
     for (const bad of ['0', '1001', 'deep']) expect(() => loadConfig({ MAX_JSON_DEPTH: bad })).toThrow(/MAX_JSON_DEPTH must be an integer from 1 to 1000/);
   });
 
+  it('caps dependsOn entries per workflow: 50,000 by default, 0 allowing none', () => {
+    expect(loadConfig({}).engine.maxWorkflowEdges).toBe(50_000);
+    expect(loadConfig({ MAX_WORKFLOW_EDGES: '0' }).engine.maxWorkflowEdges).toBe(0);
+    expect(() => loadConfig({ MAX_WORKFLOW_EDGES: '-1' })).toThrow(/MAX_WORKFLOW_EDGES must be an integer from 0 to 10000000/);
+  });
+
   it('names every invalid variable at once', () => {
     try {
       loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud', HEALTH_DEGRADED_MIN: '95' });

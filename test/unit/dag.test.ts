@@ -1,7 +1,7 @@
 import { type StepDefinition, validateWorkflow } from '../../src/domain/dag';
 import { DomainError } from '../../src/domain/errors';
 
-const LIMITS = { maxSteps: 100_000, maxJsonBytes: 1 << 20 };
+const LIMITS = { maxSteps: 100_000, maxEdges: 1_000_000, maxJsonBytes: 1 << 20 };
 const validate = (steps: StepDefinition[]) => validateWorkflow({ name: 'w', steps }, LIMITS);
 const from = (key: string) => ({ $from: `steps.${key}.output` });
 
