@@ -29,6 +29,8 @@ export interface EngineOptions {
   maxWorkflowSteps: number;
   /** Most dependsOn entries one workflow may have over all its steps. */
   maxWorkflowEdges: number;
+  /** Most REMOTE agents registered at once (online or not, until deregistered). */
+  maxAgents: number;
   /** How many tasks each built-in agent runs at once. */
   builtinConcurrency: number;
   /** Largest JSON value (metadata, context, cache value) accepted, in bytes of its JSON text. */

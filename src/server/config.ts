@@ -61,6 +61,7 @@ export const ENV_VARS = {
   PROGRESS_THROTTLE_MS: ['1000', 'progress of one task is announced at most this often'],
   MAX_WORKFLOW_STEPS: ['10000', 'most steps one workflow may have'],
   MAX_WORKFLOW_EDGES: ['50000', 'most dependsOn entries one workflow may have over all its steps'],
+  MAX_AGENTS: ['10000', 'most remote agents registered at once (built-in agents do not count)'],
   BUILTIN_CONCURRENCY: ['50', 'tasks each built-in agent runs at once'],
   CACHE_PURGE_INTERVAL_MS: ['60000', 'how often expired cache entries are removed from storage'],
   INSTANCE_ID: ['<host>-<pid>-<random>', 'name of this instance in status and logs'],
@@ -126,6 +127,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
       progressThrottleMs: int('PROGRESS_THROTTLE_MS', 0, 3600_000),
       maxWorkflowSteps: int('MAX_WORKFLOW_STEPS', 1, 1_000_000),
       maxWorkflowEdges: int('MAX_WORKFLOW_EDGES', 0, 10_000_000),
+      maxAgents: int('MAX_AGENTS', 1, 10_000_000),
       builtinConcurrency: int('BUILTIN_CONCURRENCY', 1, 10_000),
       health: {
         healthy,

@@ -45,3 +45,46 @@ describe('MAX_WORKFLOW_EDGES', () => {
     expect(await workflows()).toEqual(before);
   });
 });
+
+describe('MAX_AGENTS', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ MAX_AGENTS: '3' });
+  });
+  afterAll(() => s.stop());
+
+  const REGISTER = `mutation($i: RegisterAgentInput!) { registerAgent(input: $i) { agent { id } token } }`;
+  const register = (name: string, token?: string) => s.gql(REGISTER, { i: { name, capabilities: ['c'], token } });
+  const names = async () => ((await s.data(`{ agents { name kind } }`)).agents as { name: string; kind: string }[]).map((a) => `${a.kind}:${a.name}`).sort();
+
+  it('counts REMOTE agents only, refuses a registration past the cap, and takes re-attachments', async () => {
+    const builtins = await names();
+    expect(builtins.length).toBeGreaterThan(0); // the built-in agents do not count
+    const first = await register('r1');
+    for (const name of ['r2', 'r3']) expect((await register(name)).body.errors).toBeUndefined();
+    const full = await names();
+    const refused = await register('r4');
+    expect(refused.body.errors?.[0]).toMatchObject({
+      message: 'at most 3 remote agents may be registered (MAX_AGENTS); deregister one first',
+      extensions: { code: 'BAD_USER_INPUT', limit: 3 },
+    });
+    expect(await names()).toEqual(full);
+    // Re-attaching is not a new registration.
+    const again = await register('r1', first.body.data?.registerAgent.token);
+    expect(again.body.data?.registerAgent.agent.id).toBe(first.body.data?.registerAgent.agent.id);
+    // Deregistering frees a place.
+    await s.data(`mutation($id: ID!) { deregisterAgent(id: $id) }`, { id: first.body.data?.registerAgent.agent.id });
+    expect((await register('r4')).body.errors).toBeUndefined();
+    expect(await names()).toEqual([...builtins, 'REMOTE:r2', 'REMOTE:r3', 'REMOTE:r4'].sort());
+  });
+
+  it('holds the cap when registrations race for the last places', async () => {
+    for (const a of (await s.data(`{ agents { id kind } }`)).agents as { id: string; kind: string }[]) {
+      if (a.kind === 'REMOTE') await s.data(`mutation($id: ID!) { deregisterAgent(id: $id) }`, { id: a.id });
+    }
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => register(`racer${i}`)));
+    expect(answers.filter((a) => !a.body.errors).length).toBe(3);
+    expect(answers.filter((a) => a.body.errors?.[0]?.extensions?.code === 'BAD_USER_INPUT').length).toBe(5);
+    expect((await names()).filter((n) => n.startsWith('REMOTE:'))).toHaveLength(3);
+  });
+});

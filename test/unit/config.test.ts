@@ -29,6 +29,12 @@ describe('configuration', () => {
     expect(() => loadConfig({ MAX_WORKFLOW_EDGES: '-1' })).toThrow(/MAX_WORKFLOW_EDGES must be an integer from 0 to 10000000/);
   });
 
+  it('caps registered remote agents: 10,000 by default, at least 1', () => {
+    expect(loadConfig({}).engine.maxAgents).toBe(10_000);
+    expect(loadConfig({ MAX_AGENTS: '1' }).engine.maxAgents).toBe(1);
+    expect(() => loadConfig({ MAX_AGENTS: '0' })).toThrow(/MAX_AGENTS must be an integer from 1 to 10000000/);
+  });
+
   it('names every invalid variable at once', () => {
     try {
       loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud', HEALTH_DEGRADED_MIN: '95' });
