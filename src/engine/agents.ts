@@ -2,7 +2,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { type Agent, type AgentRegistrationInput, effectiveAgentStatus, normalizeRegistration } from '../domain/agent';
 import { AgentKind, AgentStatus, ErrorType, HistoryEventType } from '../domain/enums';
-import { conflict, DomainError, notFound } from '../domain/errors';
+import { conflict, DomainError, invalid, notFound } from '../domain/errors';
 import type { StoredAgent } from '../storage/store';
 import type { EngineContext } from './context';
 import { checkJsonSize } from './json-limit';
@@ -58,6 +58,11 @@ export class AgentService {
         const agent = publicAgent({ ...existing, ...reg, status, lastSeenAt: now });
         this.changed(changes, agent, existing.status !== status ? { from: existing.status, to: status, reattached: true } : null);
         return { agent, token: null };
+      }
+      // Built-in agents are the server's own, a fixed few shared by every instance: only REMOTE ones count.
+      if (kind === AgentKind.REMOTE && (await tx.countRemoteAgentsForRegistration()) >= this.ctx.options.maxAgents) {
+        const limit = this.ctx.options.maxAgents;
+        throw invalid(`at most ${limit} remote agents may be registered (MAX_AGENTS); deregister one first`, { limit });
       }
       const token = kind === AgentKind.REMOTE ? randomBytes(32).toString('base64url') : null;
       const stored: StoredAgent = {

@@ -27,6 +27,10 @@ export interface EngineOptions {
   progressThrottleMs: number;
   /** Most steps one workflow may have. */
   maxWorkflowSteps: number;
+  /** Most dependsOn entries one workflow may have over all its steps. */
+  maxWorkflowEdges: number;
+  /** Most REMOTE agents registered at once (online or not, until deregistered). */
+  maxAgents: number;
   /** How many tasks each built-in agent runs at once. */
   builtinConcurrency: number;
   /**
@@ -40,6 +44,8 @@ export interface EngineOptions {
   maxTaskHandbacks: number;
   /** Largest JSON value (metadata, context, cache value) accepted, in bytes of its JSON text. */
   maxJsonBytes: number;
+  /** Most levels of objects and arrays in one JSON value (the GraphQL layer refuses deeper ones). */
+  maxJsonDepth: number;
 }
 
 export interface EngineContext {

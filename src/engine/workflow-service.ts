@@ -80,6 +80,7 @@ export class WorkflowService {
   async start(def: WorkflowDefinition): Promise<Workflow> {
     const { name, steps } = validateWorkflow(def, {
       maxSteps: this.ctx.options.maxWorkflowSteps,
+      maxEdges: this.ctx.options.maxWorkflowEdges,
       maxJsonBytes: this.ctx.options.maxJsonBytes,
     });
     const key = def.idempotencyKey ?? null;

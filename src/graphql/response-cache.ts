@@ -2,6 +2,7 @@
 // answered: a dashboard polling a workflow costs one execution per change, not one per poll.
 import { type ApolloServerPlugin, type GraphQLRequestListener, HeaderMap } from '@apollo/server';
 import { Kind, type OperationDefinitionNode } from 'graphql';
+import { nestsDeeperThan } from './input-guard';
 
 /**
  * Root fields whose answers are a function of stored data alone: workflows, tasks, agents (their
@@ -21,6 +22,13 @@ export const CACHEABLE_ROOT_FIELDS: ReadonlySet<string> = new Set([
   'history',
   'quality',
 ]);
+
+/**
+ * The variables of a cacheable query are ids, names and filters, a few levels deep. Deeper ones
+ * (even ones the operation does not declare) are not keyed: JSON.stringify would recurse through
+ * them before execution refuses or ignores them.
+ */
+const KEY_MAX_DEPTH = 16;
 
 /** Response header saying whether a cacheable query was answered from memory. */
 export const CACHE_HEADER = 'x-query-cache';
@@ -77,6 +85,7 @@ export class ResponseCache {
       responseForOperation: async (rc) => {
         const count = this.changeCount();
         if (this.maxBytes <= 0 || count === null || !cacheable(rc.operation)) return null;
+        if (nestsDeeperThan(rc.request.variables ?? {}, KEY_MAX_DEPTH)) return null;
         key = `${rc.queryHash}\u0000${rc.operationName ?? ''}\u0000${JSON.stringify(rc.request.variables ?? {})}`;
         countBefore = count;
         const entry = this.entries.get(key);

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { getMetadataStorage, type ValidationError, type ValidatorOptions, validateOrReject } from 'class-validator';
 import { ArgumentValidationError, buildSchema } from 'type-graphql';
+import { guardArguments } from './input-guard';
 import { AgentResolver } from './resolvers/agent.resolver';
 import { CacheResolver } from './resolvers/cache.resolver';
 import { ErrorRecordResolver } from './resolvers/error-record.resolver';
@@ -56,7 +57,9 @@ export function createSchema(): Promise<GraphQLSchema> {
         throw new Error('subscribe through the EventBus, not the schema pub/sub');
       },
     },
-  }).then(directSubscriptionPayloads);
+  })
+    .then(directSubscriptionPayloads)
+    .then(guardArguments);
   return built;
 }
 

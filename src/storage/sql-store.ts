@@ -29,6 +29,9 @@ import type {
 
 type Row = Record<string, unknown>;
 
+/** Advisory lock taken by registrations of new agents (see migrate.ts and sweeper.ts for the others). */
+const AGENT_REGISTRATION_LOCK = 7_310_003;
+
 const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 const date = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
@@ -398,6 +401,12 @@ export class SqlStore implements Store {
 
   async deleteAgent(id: string): Promise<boolean> {
     return (await this.rows('DELETE FROM agents WHERE id = $1 RETURNING id', [id])).length > 0;
+  }
+
+  async countRemoteAgentsForRegistration(): Promise<number> {
+    // Two registrations counting side by side would both see room for one more.
+    await this.rows('SELECT pg_advisory_xact_lock($1)', [AGENT_REGISTRATION_LOCK]);
+    return this.count(`SELECT count(*)::int AS n FROM agents WHERE kind = 'REMOTE'`);
   }
 
   // ------------------------------------------------------------------ error records

@@ -156,6 +156,11 @@ export interface Store {
     patch: Partial<Pick<StoredAgent, 'capabilities' | 'concurrency' | 'metadata' | 'status' | 'lastSeenAt'>>,
   ): Promise<void>;
   deleteAgent(id: string): Promise<boolean>;
+  /**
+   * How many REMOTE agents are registered, with new registrations held back until this
+   * transaction ends (so that a count checked against a cap stays true until the insert commits).
+   */
+  countRemoteAgentsForRegistration(): Promise<number>;
 
   insertError(error: ErrorRecord): Promise<StoredError>;
   listErrors(filter: ErrorFilter, page: PageQuery): Promise<StoredError[]>;
