@@ -49,16 +49,15 @@ describe('$from and the dependency graph', () => {
     }
   });
 
-  it('checks references far upstream in time linear in steps and edges', () => {
-    // Each of 10,000 chained steps reads the first: walking up from every reference took 15 s.
+  it('checks references far upstream of a long chain', () => {
+    // Each of 10,000 chained steps reads the first (walking up from every reference took 15 s;
+    // the single pass takes a fraction of a second: speed is not asserted here).
     const steps = Array.from({ length: 10_000 }, (_, i) => ({
       key: `s${i}`,
       capability: 'x',
       dependsOn: i ? [`s${i - 1}`] : [],
       input: i ? from('s0') : null,
     }));
-    const started = performance.now();
     expect(validate(steps).steps).toHaveLength(10_000);
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 });
