@@ -81,6 +81,9 @@ export function checkLimits(
   const known = verdictsFor(document);
   // A variable left out (its default applies) is told from one given as null: [] vs [null].
   const read = known.costVariables.map((v) => (variables && Object.hasOwn(variables, v) ? [variables[v]] : []));
+  // The cost reads Int and Boolean variables: any other value is refused by coercion in judge, and
+  // is never made a key (JSON.stringify of a deeply nested one would overflow the stack).
+  if (read.some(([v]) => typeof v === 'object' && v !== null)) return judge(schema, document, operationName, variables, limits);
   const key = JSON.stringify([operationName ?? null, limits.maxDepth, limits.maxComplexity, ...read]);
   const cached = known.byKey.get(key);
   if (cached !== undefined) return cached && limitError(cached.code, cached.message);

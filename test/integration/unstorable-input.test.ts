@@ -203,6 +203,11 @@ describe('text that cannot be stored and JSON too deep to walk', () => {
     await s.data(`mutation { deleteCache(key: "d64") }`);
   });
 
+  it.each(TRANSPORTS)('refuses a deep value for a variable the query cost reads (first), over %s', async (_name, send) => {
+    const answer = await send(s, requestText(`query($n: Int) { workflows(first: $n) { totalCount } }`, { n: SPLICE }, DEEP[0][1]));
+    expect(answer.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
   it('answers a cached query whatever deep variables it is sent besides', async () => {
     const answer = await overHttp(s, requestText(`{ workflows { totalCount } }`, { unused: SPLICE }, DEEP[0][1]));
     expect(answer).toEqual({ data: { workflows: { totalCount: 1 } } });
