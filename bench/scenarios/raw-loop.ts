@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../src/engine/logger';
+import { silentLogger } from '../../src/support/logger';
 import { migrate } from '../../src/storage/migrate';
 import { PgliteDriver } from '../../src/storage/pglite';
 import { PostgresDriver } from '../../src/storage/postgres';

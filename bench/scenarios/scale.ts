@@ -1,6 +1,6 @@
 // scale (PostgreSQL): claim latency and a QUEUED-task listing with 1,000,000 tasks stored versus
 // 10,000; indexes and keyset paging should keep the ratio near 1.
-import { silentLogger } from '../../src/engine/logger';
+import { silentLogger } from '../../src/support/logger';
 import { migrate } from '../../src/storage/migrate';
 import { PostgresDriver } from '../../src/storage/postgres';
 import { benchServer, gql, type Measurement, percentile, type Scenario } from '../lib';

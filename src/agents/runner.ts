@@ -3,7 +3,7 @@
 import { AgentKind, ErrorType } from '../domain/enums';
 import { DomainError } from '../domain/errors';
 import type { TaskLease } from '../domain/workflow';
-import type { Logger } from '../engine/logger';
+import type { Logger } from '../support/logger';
 import type { Orchestrator } from '../engine/orchestrator';
 import type { BuiltinAgent } from './builtin-agent';
 import { TaskError } from './builtin-agent';

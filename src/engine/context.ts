@@ -2,7 +2,7 @@
 import type { HealthThresholds } from '../domain/health';
 import type { EventBus } from '../events/event-bus';
 import type { Store } from '../storage/store';
-import type { Logger } from './logger';
+import type { Logger } from '../support/logger';
 import type { Writer } from './writer';
 
 export interface EngineOptions {

@@ -403,6 +403,9 @@ export class LeaseService {
    * answers with its task, or with the error that refused it (stale or unknown lease), alone.
    */
   async completeMany(items: ResultItem[]): Promise<(Task | DomainError)[]> {
+    if (items.length === 0 || items.length > CLAIM_MAX) {
+      throw invalid(`results must hold 1 to ${CLAIM_MAX} results`, { field: 'results' });
+    }
     for (const i of items) this.checkResult(i.output, i.outcome);
     return this.ctx.writer.write((tx, changes) => this.recordResults(tx, changes, items));
   }

@@ -1,7 +1,8 @@
 // The Orchestrator: the engine's front door. It composes the services, runs the periodic jobs,
 // and answers the questions that span them (status, reset).
 import { HealthStatus, HistoryEventType } from '../domain/enums';
-import type { EventBus } from '../events/event-bus';
+import type { EventBus, EventOf, Topic } from '../events/event-bus';
+import { iterateEvents } from '../events/iterate';
 import type { Store } from '../storage/store';
 import { AgentService } from './agents';
 import { CacheService } from './cache';
@@ -9,7 +10,7 @@ import type { EngineContext, EngineOptions } from './context';
 import { ErrorService } from './errors';
 import { HealthMonitor } from './health-monitor';
 import { HistoryService } from './history';
-import { type Logger, silentLogger } from './logger';
+import { type Logger, silentLogger } from '../support/logger';
 import { QualityService } from './quality';
 import { Dispatcher } from './dispatcher';
 import { LeaseService } from './leases';
@@ -18,6 +19,8 @@ import { Transitions } from './transitions';
 import { WorkflowService } from './workflow-service';
 import { WorkflowReader } from './workflows';
 import { Writer } from './writer';
+
+export type { EventOf } from '../events/event-bus';
 
 export interface OrchestratorStatus {
   instanceId: string;
@@ -80,6 +83,14 @@ export class Orchestrator {
         this.health.nudge();
       }
     });
+  }
+
+  /**
+   * The events of one topic that `select` keeps (mapped), as an async iterator for a subscription:
+   * listening from this call on, until the consumer returns.
+   */
+  watch<T extends Topic, R>(topic: T, select: (event: EventOf<T>) => R | undefined): AsyncIterableIterator<R> {
+    return iterateEvents(this.bus, topic, select);
   }
 
   get options(): EngineOptions {

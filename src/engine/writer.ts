@@ -3,7 +3,7 @@
 import type { HistoryDraft } from '../domain/history';
 import type { EventBus, OrchestratorEvent } from '../events/event-bus';
 import type { Store } from '../storage/store';
-import type { Logger } from './logger';
+import type { Logger } from '../support/logger';
 
 export class Changes {
   readonly history: HistoryDraft[] = [];

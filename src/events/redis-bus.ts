@@ -3,7 +3,7 @@
 // its own events locally at once (not through Redis), so Redis trouble never delays them here.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Logger } from '../engine/logger';
+import type { Logger } from '../support/logger';
 import type { EventBus, Listener, OrchestratorEvent, Topic } from './event-bus';
 import { MemoryBus } from './memory-bus';
 

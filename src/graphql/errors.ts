@@ -7,7 +7,7 @@ import { type GraphQLFormattedError, GraphQLError } from 'graphql';
 import { ArgumentValidationError } from 'type-graphql';
 import { ErrorType } from '../domain/enums';
 import { DomainError } from '../domain/errors';
-import type { Logger } from '../engine/logger';
+import type { Logger } from '../support/logger';
 import { withoutSuggestions } from './introspection';
 
 export const ERROR_CODE: Readonly<Record<ErrorType, string>> = {

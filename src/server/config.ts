@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { type EngineOptions } from '../engine/context';
-import { LOG_LEVELS, type LogLevel } from '../engine/logger';
+import { LOG_LEVELS, type LogLevel } from '../support/logger';
 import type { QueryLimits } from '../graphql/limits';
 import { browserOrigin, type ConnectionLimits } from './guards';
 

@@ -3,10 +3,11 @@
 // mutations express's router, request and response wrappers and the ETag it hashes for every
 // answer were 8 % of the server's time, for nothing /graphql needs. Express still serves the
 // other paths (/healthz, /readyz, /metrics).
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import express from 'express';
-import type { Logger } from '../engine/logger';
+import { type Logger, withRequestId } from '../support/logger';
 
 export interface GraphQLHttpOptions<C extends BaseContext> {
   maxBodyBytes: number;
@@ -27,7 +28,9 @@ export function graphqlOverHttp<C extends BaseContext>(apollo: ApolloServer<C>, 
   return (req: IncomingMessage & { body?: unknown }, res: ServerResponse): void => {
     json(req as never, res as never, (err?: unknown) => {
       if (err) return bodyError(err, res, opts.log);
-      answer(apollo, req, res, opts).catch((e: unknown) => {
+      const requestId = requestIdOf(req);
+      res.setHeader('x-request-id', requestId);
+      withRequestId(requestId, () => answer(apollo, req, res, opts)).catch((e: unknown) => {
         opts.log.error('unhandled HTTP error', { err: e });
         if (res.headersSent) res.destroy();
         else sendJson(res, 500, 'Internal server error', 'INTERNAL_SERVER_ERROR');
@@ -60,6 +63,15 @@ async function answer<C extends BaseContext>(
   }
   for await (const chunk of response.body.asyncIterator) res.write(chunk);
   res.end();
+}
+
+/**
+ * The id every log line of this request carries, and the answer's x-request-id: the caller's own
+ * (a proxy's, say) when it is a plain token, otherwise a new one.
+ */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
 /** A signal that fires when the connection closes before the answer was sent (a long-poll stops waiting). */

@@ -6,7 +6,7 @@ import { type IncomingMessage, type Server as HttpServer, type ServerResponse, S
 import type { Duplex } from 'node:stream';
 import { GraphQLError } from 'graphql';
 import type { WebSocketServer } from 'ws';
-import type { Logger } from '../engine/logger';
+import type { Logger } from '../support/logger';
 
 export interface ConnectionLimits {
   /** Open TCP connections of all kinds (HTTP and WebSocket); more are dropped on accept. */

@@ -15,7 +15,7 @@ import { BuiltinRunner } from '../agents/runner';
 import type { EventBus } from '../events/event-bus';
 import { MemoryBus } from '../events/memory-bus';
 import { RedisBus } from '../events/redis-bus';
-import { createLogger, type Logger } from '../engine/logger';
+import { createLogger, type Logger } from '../support/logger';
 import { Orchestrator } from '../engine/orchestrator';
 import { createContext, type GraphQLContext, type Lifecycle } from '../graphql/context';
 import { formatError } from '../graphql/errors';
@@ -50,7 +50,7 @@ export interface ServerOptions {
 }
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? createLogger(config.logLevel);
+  const log = (opts.log ?? createLogger(config.logLevel)).child({ instanceId: config.engine.instanceId });
   const driver = config.database
     ? await PostgresDriver.open({ ...config.database, log })
     : await PgliteDriver.open(config.dataDir);

@@ -2,7 +2,7 @@
 // SIGTERM/SIGINT or the `shutdown` mutation, exiting 0 within SHUTDOWN_TIMEOUT_MS.
 // `node dist/src/server/main.js` runs it directly; `orchestrator serve` runs it from the CLI.
 import 'reflect-metadata';
-import { createLogger } from '../engine/logger';
+import { createLogger } from '../support/logger';
 import { ConfigError, loadConfig } from './config';
 import { startServer } from './http';
 import { packageVersion } from './version';

@@ -1,7 +1,7 @@
 // SqlDriver on a PostgreSQL server through a pg pool: the same SQL as on PGlite, many connections.
 import { Pool, type PoolClient } from 'pg';
 import { unavailable } from '../domain/errors';
-import type { Logger } from '../engine/logger';
+import type { Logger } from '../support/logger';
 import type { Queryable, SqlDriver, SqlParam } from './sql';
 
 export interface PostgresOptions {

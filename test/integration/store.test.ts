@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { AgentKind, AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, TaskOutcome, TaskStatus, WorkflowStatus } from '../../src/domain/enums';
 import { DomainError } from '../../src/domain/errors';
 import { ErrorRecordBuilder } from '../../src/domain/error-record';
-import { silentLogger } from '../../src/engine/logger';
+import { silentLogger } from '../../src/support/logger';
 import { migrate } from '../../src/storage/migrate';
 import { PgliteDriver, writes } from '../../src/storage/pglite';
 import { PostgresDriver } from '../../src/storage/postgres';

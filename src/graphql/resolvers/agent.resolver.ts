@@ -1,7 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Agent as AgentModel } from '../../domain/agent';
 import { AgentKind } from '../../domain/enums';
-import { iterateEvents } from '../../events/iterate';
 import type { GraphQLContext } from '../context';
 import { AgentFilter, RegisterAgentInput } from '../types/agent.input';
 import { Agent, AgentRegistration } from '../types/agent.type';
@@ -55,7 +54,7 @@ export class AgentResolver {
   @Subscription(() => Agent, {
     description: 'Every registration, status change, re-attachment and deregistration (the last shows OFFLINE).',
     subscribe: ({ args, context }) =>
-      iterateEvents((context as GraphQLContext).orchestrator.bus, 'agent', (e) =>
+      (context as GraphQLContext).orchestrator.watch('agent', (e) =>
         args.agentId == null || e.agent.id === args.agentId ? e.agent : undefined,
       ),
   })

@@ -1,7 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { severityRank } from '../../domain/enums';
 import { type ErrorRecord as ErrorRecordModel, summarizeError } from '../../domain/error-record';
-import { iterateEvents } from '../../events/iterate';
 import type { GraphQLContext } from '../context';
 import { ErrorSeverity } from '../types/enums';
 import { ErrorFilter, ErrorRecordInput } from '../types/error-record.input';
@@ -38,7 +37,7 @@ export class ErrorRecordResolver {
   @Subscription(() => ErrorRecord, {
     subscribe: ({ args, context }) => {
       const min = args.minSeverity == null ? 0 : severityRank(args.minSeverity as ErrorSeverity);
-      return iterateEvents((context as GraphQLContext).orchestrator.bus, 'error', (e) =>
+      return (context as GraphQLContext).orchestrator.watch('error', (e) =>
         severityRank(e.error.severity) >= min ? e.error : undefined,
       );
     },

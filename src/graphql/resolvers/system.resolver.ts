@@ -1,7 +1,6 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { invalid } from '../../domain/errors';
 import type { HealthReport as HealthReportModel } from '../../domain/health';
-import { iterateEvents } from '../../events/iterate';
 import type { GraphQLContext } from '../context';
 import { HealthReport, OrchestratorStatus } from '../types/health.type';
 import { QualitySummary } from '../types/quality.type';
@@ -49,7 +48,7 @@ export class SystemResolver {
 
   @Subscription(() => HealthReport, {
     description: 'Fires when the status changes or the score moves by the configured step.',
-    subscribe: ({ context }) => iterateEvents((context as GraphQLContext).orchestrator.bus, 'health', (e) => e.report),
+    subscribe: ({ context }) => (context as GraphQLContext).orchestrator.watch('health', (e) => e.report),
   })
   healthChanged(@Root() report: HealthReportModel) {
     return report;

@@ -1,10 +1,8 @@
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { TaskStatus as TaskStatusValue } from '../../domain/enums';
 import type { Task as TaskModel, TaskLease as TaskLeaseModel, Workflow as WorkflowModel } from '../../domain/workflow';
-import type { EventMap } from '../../events/event-bus';
-import { iterateEvents } from '../../events/iterate';
-import { DomainError, invalid } from '../../domain/errors';
-import { CLAIM_MAX } from '../../engine/leases';
+import type { EventOf } from '../../engine/orchestrator';
+import { DomainError } from '../../domain/errors';
 import type { GraphQLContext } from '../context';
 import { ERROR_CODE } from '../errors';
 import { Agent } from '../types/agent.type';
@@ -99,7 +97,7 @@ export class WorkflowResolver {
   @Subscription(() => WorkflowEvent, {
     description: 'Every status change of workflows (or of one), after it is committed.',
     subscribe: ({ args, context }) =>
-      iterateEvents((context as GraphQLContext).orchestrator.bus, 'workflow', (e: EventMap['workflow']) =>
+      (context as GraphQLContext).orchestrator.watch('workflow', (e: EventOf<'workflow'>) =>
         args.workflowId == null || e.workflow.id === args.workflowId ? e : undefined,
       ),
   })
@@ -192,9 +190,6 @@ export class TaskResolver {
     @Arg('results', () => [TaskResultInput], { validate: false }) results: TaskResultInput[],
     @Ctx() ctx: GraphQLContext,
   ): Promise<TaskResult[]> {
-    if (results.length === 0 || results.length > CLAIM_MAX) {
-      throw invalid(`results must hold 1 to ${CLAIM_MAX} results`, { field: 'results' });
-    }
     const answers = await ctx.orchestrator.leases.completeMany(results.map((r) => ({ leaseId: r.leaseId, output: r.output ?? null, outcome: r.outcome })));
     return answers.map((a, i) => {
       const leaseId = results[i]?.leaseId as string;
@@ -219,7 +214,7 @@ export class TaskResolver {
     description: 'Every status change (and throttled progress) of tasks, filtered on the server, in order per task.',
     subscribe: ({ args, context }) => {
       const statuses = (args.statuses as TaskStatusValue[] | null | undefined) ?? null;
-      return iterateEvents((context as GraphQLContext).orchestrator.bus, 'task', (e: EventMap['task']) =>
+      return (context as GraphQLContext).orchestrator.watch('task', (e: EventOf<'task'>) =>
         (args.workflowId == null || e.task.workflowId === args.workflowId) &&
         (args.taskId == null || e.task.id === args.taskId) &&
         (statuses == null || statuses.includes(e.task.status))
