@@ -98,7 +98,10 @@ export class Sweeper {
    */
   private async sweep(): Promise<void> {
     const now = this.ctx.now();
-    await this.liveness(now, this.deadBefore(now), BATCHES_PER_PASS);
+    // A sole instance handed back every dead one's work at start-up (recover) and has no peers to
+    // tell it is alive: its sweeps write nothing for liveness (a write per sweep would also empty
+    // the query cache every second).
+    if (!this.ctx.options.soleInstance) await this.liveness(now, this.deadBefore(now), BATCHES_PER_PASS);
     const from = this.lastTick;
     let handled = 0;
     for (let batch = 0; batch < BATCHES_PER_PASS; batch++) {
