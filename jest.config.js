@@ -14,6 +14,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   setupFiles: ['reflect-metadata'],
+  // DATABASE_URL / REDIS_URL set but unreachable fails the run here, instead of tests skipping.
+  globalSetup: '<rootDir>/test/helpers/backends-reachable.ts',
   testTimeout: 60000,
   // Integration tests start servers with their own PGlite; two at a time suits a 2-core machine.
   maxWorkers: 2,

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWorkflow, waitForWorkflow } from '../helpers/engine';
-import { readmeBlock } from '../helpers/readme';
+import { docBlock } from '../helpers/docs';
 import { startTestServer, type TestServer } from '../helpers/server';
 
-describe("README's raw-protocol agent", () => {
+describe("docs/agents.md's raw-protocol agent", () => {
   let s: TestServer;
   const dir = mkdtempSync(join(tmpdir(), 'readme-agent-'));
   beforeAll(async () => {
@@ -18,7 +18,7 @@ describe("README's raw-protocol agent", () => {
   });
 
   it('runs as written against a server and completes the steps it is given', async () => {
-    const code = readmeBlock('// agent.mjs').replace('http://127.0.0.1:4000/graphql', s.url);
+    const code = docBlock('docs/agents.md', '// agent.mjs').replace('http://127.0.0.1:4000/graphql', s.url);
     const file = join(dir, 'agent.mjs');
     writeFileSync(file, code);
     const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] });

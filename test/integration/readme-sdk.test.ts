@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startWorkflow, waitForWorkflow } from '../helpers/engine';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { ensureBuilt } from '../helpers/process';
-import { readmeBlock } from '../helpers/readme';
+import { docBlock } from '../helpers/docs';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -17,7 +17,7 @@ function run(file: string, env: Record<string, string>) {
   return { child, out, exited };
 }
 
-describe("README's SDK examples", () => {
+describe("docs/agents.md's SDK examples", () => {
   let s: TestServer;
   beforeAll(async () => {
     ensureBuilt();
@@ -26,7 +26,7 @@ describe("README's SDK examples", () => {
   afterAll(() => s.stop());
 
   it('shows examples/agent.mjs as it is', () => {
-    expect(readmeBlock('// A remote agent in a few lines.')).toBe(readFileSync(join(ROOT, 'examples/agent.mjs'), 'utf8'));
+    expect(docBlock('docs/agents.md', '// A remote agent in a few lines.')).toBe(readFileSync(join(ROOT, 'examples/agent.mjs'), 'utf8'));
   });
 
   it('runs the example agent: it does the work of examples/text.workflow.json and stops cleanly on SIGTERM', async () => {
@@ -50,7 +50,7 @@ describe("README's SDK examples", () => {
 
   it('runs the client example as written', async () => {
     const file = join(ROOT, 'examples', `.readme-client-${process.pid}.mjs`);
-    writeFileSync(file, readmeBlock("import { OrchestratorClient } from 'orchestrator/sdk';").replace('http://127.0.0.1:4000/graphql', s.url));
+    writeFileSync(file, docBlock('docs/agents.md', "import { OrchestratorClient } from 'orchestrator/sdk';").replace('http://127.0.0.1:4000/graphql', s.url));
     try {
       const client = run(file, {});
       expect(await client.exited).toBe(0);
