@@ -93,8 +93,8 @@ export class Sweeper {
 
   /**
    * Each batch of overdue tasks is a transaction of its own. On PGlite a transaction holds the
-   * event loop while it runs: when an agent holding 2,000 leases went silent, expiring them all in
-   * one transaction stopped every request for 1.6 s.
+   * event loop while it runs: expiring the thousands of leases of one silent agent in a single
+   * transaction would stop every request for as long.
    */
   private async sweep(): Promise<void> {
     const now = this.ctx.now();

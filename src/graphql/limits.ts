@@ -37,8 +37,8 @@ function badInput(message: string): GraphQLError {
 
 /**
  * Verdicts already reached for a document (Apollo hands the same parsed document to every request
- * with the same query text): costing walks the whole operation with the schema, which took 7 % of
- * the server's time when one mutation was sent over and over. A verdict depends on the document,
+ * with the same query text): costing walks the whole operation with the schema, a visible share of
+ * the server's time when one mutation is sent over and over. A verdict depends on the document,
  * the operation and the values of the variables the cost reads: those given to `first` arguments
  * and to the conditions of @skip and @include. They are found once per document.
  */

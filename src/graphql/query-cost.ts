@@ -1,8 +1,8 @@
 // Measures an operation before it runs (its depth and its estimated cost) in one walk that is
 // linear in the document: each fragment is measured once and every spread of it reuses that
 // measure. Walking spread by spread, as graphql-query-complexity and the former depth check did,
-// is exponential: 22 fragments that each spread the previous one twice (1.2 KB) took 5 s, 29 never
-// finished.
+// is exponential in the number of nested fragments: a document of about a kilobyte could hold
+// the event loop for minutes.
 import {
   type DocumentNode,
   type FieldNode,

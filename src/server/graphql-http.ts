@@ -1,8 +1,7 @@
 // GraphQL over HTTP on Node's own request handler: the JSON body parser, then Apollo Server.
-// /graphql used to go through express and its Apollo integration; under a stream of small
-// mutations express's router, request and response wrappers and the ETag it hashes for every
-// answer were 8 % of the server's time, for nothing /graphql needs. Express still serves the
-// other paths (/healthz, /readyz, /metrics).
+// Not express: its router, request and response wrappers and the ETag it hashes for every answer
+// cost a measurable share of the server's time under a stream of small mutations, for nothing
+// /graphql needs (figures in bench/README.md). Express still serves /healthz, /readyz, /metrics.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
