@@ -1,6 +1,5 @@
 // ErrorRecord: one classified failure. Every piece of code that records an error builds it with
 // ErrorRecordBuilder, so type, severity, retryability and the one-line summary stay consistent.
-import { randomUUID } from 'node:crypto';
 import { ErrorSeverity, ErrorType, SEVERITY_ORDER } from './enums';
 import { invalid } from './errors';
 
@@ -53,7 +52,7 @@ export function summarizeError(
 }
 
 /**
- * Fluent builder: `ErrorRecordBuilder.of(ErrorType.TIMEOUT, 'took too long').task(id).build()`.
+ * Fluent builder: `ErrorRecordBuilder.of(ErrorType.TIMEOUT, 'took too long').task(id).build(newId(), now)`.
  * Severity and retryable default from the type; the message is required and trimmed.
  */
 export class ErrorRecordBuilder {
@@ -63,7 +62,6 @@ export class ErrorRecordBuilder {
   private workflowIdValue: string | null = null;
   private taskIdValue: string | null = null;
   private agentIdValue: string | null = null;
-  private occurredAtValue: Date | null = null;
 
   private constructor(
     private readonly type: ErrorType,
@@ -126,19 +124,15 @@ export class ErrorRecordBuilder {
     return this;
   }
 
-  at(date: Date): this {
-    this.occurredAtValue = date;
-    return this;
-  }
-
-  build(): ErrorRecord {
+  /** The record, under an id and at a time the caller gives (the domain makes neither). */
+  build(id: string, occurredAt: Date): ErrorRecord {
     const message = this.message.trim();
     if (!message) throw invalid('error message must not be empty', { field: 'message' });
     if (message.length > ERROR_MESSAGE_MAX) {
       throw invalid(`error message is longer than ${ERROR_MESSAGE_MAX} characters`, { field: 'message' });
     }
     return {
-      id: randomUUID(),
+      id,
       type: this.type,
       severity: this.severityValue,
       message,
@@ -147,7 +141,7 @@ export class ErrorRecordBuilder {
       workflowId: this.workflowIdValue,
       taskId: this.taskIdValue,
       agentId: this.agentIdValue,
-      occurredAt: this.occurredAtValue ?? new Date(),
+      occurredAt,
     };
   }
 }

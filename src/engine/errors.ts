@@ -1,6 +1,7 @@
 // ErrorRecords: recording classified failures, listing them, and summarising them.
 import { ErrorSeverity, ErrorType, HistoryEventType, severitiesAtLeast } from '../domain/enums';
 import { notFound } from '../domain/errors';
+import { newId } from '../support/ids';
 import { buildErrorSummary, type ErrorRecord, ErrorRecordBuilder, type ErrorSummary } from '../domain/error-record';
 import { checkFirst, decodeCursor, type Page, toPage, withTotalCount } from '../domain/pagination';
 import type { ErrorFilter, Store, StoredError } from '../storage/store';
@@ -33,8 +34,7 @@ export class ErrorService {
       .workflow(input.workflowId)
       .task(input.taskId)
       .agent(input.agentId)
-      .at(this.ctx.now())
-      .build();
+      .build(newId(), this.ctx.now());
     return this.ctx.writer.write(async (tx, changes) => {
       await this.checkRefs(tx, error);
       return this.insert(tx, changes, error);

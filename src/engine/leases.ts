@@ -6,6 +6,7 @@ import { conflict, type DomainError, invalid, notFound } from '../domain/errors'
 import { ErrorRecordBuilder } from '../domain/error-record';
 import { dispatchOrder, type Task, type TaskLease } from '../domain/workflow';
 import { randomUUID } from 'node:crypto';
+import { newId } from '../support/ids';
 import type { LeaseLookup, NewLease, NewTask, ReturnedLeases, Store, StoredAgent, StoredTask } from '../storage/store';
 import { publicAgent } from './agents';
 import type { EngineContext } from './context';
@@ -468,8 +469,7 @@ export class LeaseService {
         .workflow(task.workflowId)
         .task(task.id)
         .agent(task.agentId)
-        .at(this.ctx.now())
-        .build();
+        .build(newId(), this.ctx.now());
       if (task.agentId) await this.touch(tx, [task.agentId]);
       return publicTask(await this.transitions.fail(tx, changes, task, error));
     });
@@ -545,7 +545,7 @@ export class LeaseService {
       tx,
       changes,
       task,
-      error.workflow(task.workflowId).task(task.id).agent(task.agentId).at(this.ctx.now()).build(),
+      error.workflow(task.workflowId).task(task.id).agent(task.agentId).build(newId(), this.ctx.now()),
     );
   }
 }

@@ -145,7 +145,7 @@ describe.each(backends)('Store on $name', (backend) => {
     const rest = await store.listHistory({}, { limit: 100, after: first.at(-1)?.seq ?? null });
     expect([...first, ...rest].map((e) => (e.data as { i: number }).i)).toEqual(Array.from({ length: 25 }, (_, i) => i));
     for (let i = 0; i < 12; i++) {
-      await store.insertError(ErrorRecordBuilder.of(ErrorType.NETWORK, `e${i}`).severity(ErrorSeverity.LOW).build());
+      await store.insertError(ErrorRecordBuilder.of(ErrorType.NETWORK, `e${i}`).severity(ErrorSeverity.LOW).build(`e-id-${i}`, new Date()));
     }
     const newest = await store.listErrors({}, { limit: 3, after: null });
     expect(newest.map((e) => e.message)).toEqual(['e11', 'e10', 'e9']);

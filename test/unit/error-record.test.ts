@@ -4,11 +4,13 @@ import { buildErrorSummary, ERROR_TYPE_DEFAULTS, ErrorRecordBuilder, summarizeEr
 
 describe('ErrorRecordBuilder', () => {
   it('defaults severity and retryability from the type', () => {
-    const e = ErrorRecordBuilder.of(ErrorType.TIMEOUT, 'took too long').build();
+    const at = new Date('2030-01-01T00:00:00Z');
+    const e = ErrorRecordBuilder.of(ErrorType.TIMEOUT, 'took too long').build('e-id', at);
     expect(e.severity).toBe(ErrorSeverity.HIGH);
     expect(e.retryable).toBe(true);
-    expect(e.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(e.occurredAt).toBeInstanceOf(Date);
+    // The id and the time are the caller's: the domain makes neither.
+    expect(e.id).toBe('e-id');
+    expect(e.occurredAt).toBe(at);
   });
 
   it('has defaults for all fifteen types', () => {
@@ -25,8 +27,7 @@ describe('ErrorRecordBuilder', () => {
       .workflow('w1')
       .task('t1')
       .agent('a1')
-      .at(at)
-      .build();
+      .build('e-id', at);
     expect(e).toMatchObject({
       type: ErrorType.NETWORK,
       severity: ErrorSeverity.CRITICAL,
@@ -41,9 +42,9 @@ describe('ErrorRecordBuilder', () => {
   });
 
   it('refuses an empty message with a VALIDATION error', () => {
-    expect(() => ErrorRecordBuilder.of(ErrorType.INTERNAL, '   ').build()).toThrow(DomainError);
+    expect(() => ErrorRecordBuilder.of(ErrorType.INTERNAL, '   ').build('e-id', new Date())).toThrow(DomainError);
     try {
-      ErrorRecordBuilder.of(ErrorType.INTERNAL, '').build();
+      ErrorRecordBuilder.of(ErrorType.INTERNAL, '').build('e-id', new Date());
     } catch (e) {
       expect((e as DomainError).type).toBe(ErrorType.VALIDATION);
     }
@@ -52,12 +53,12 @@ describe('ErrorRecordBuilder', () => {
 
 describe('summarizeError', () => {
   it('says severity, type, message and where in one line', () => {
-    const e = ErrorRecordBuilder.of(ErrorType.AGENT_LOST, 'no heartbeat\nfor 30 s').task('t1').agent('a1').build();
+    const e = ErrorRecordBuilder.of(ErrorType.AGENT_LOST, 'no heartbeat\nfor 30 s').task('t1').agent('a1').build('e-id', new Date());
     expect(summarizeError(e)).toBe('[HIGH] AGENT_LOST: no heartbeat (task t1, agent a1)');
   });
 
   it('shortens very long messages', () => {
-    const e = ErrorRecordBuilder.of(ErrorType.INTERNAL, 'x'.repeat(500)).build();
+    const e = ErrorRecordBuilder.of(ErrorType.INTERNAL, 'x'.repeat(500)).build('e-id', new Date());
     expect(summarizeError(e).length).toBeLessThan(230);
   });
 });
