@@ -10,7 +10,7 @@ import { OrchestratorClient } from '../sdk/client';
 import { GraphQLRequestError } from '../sdk/errors';
 import type { StartWorkflowInput, WorkflowStatus } from '../sdk/generated/graphql';
 import { bold, dim, duration, statusColor, table } from './format';
-import { exitFor, print, summary, watch } from './watch';
+import { EXIT, exitFor, missingAgents, print, summary, watch } from './watch';
 
 const kebab = (name: string) => name.toLowerCase().replace(/_/g, '-');
 const camel = (name: string) => name.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -49,8 +49,17 @@ function readWorkflow(file: string, inputJson?: string, name?: string): StartWor
   return workflow;
 }
 
-/** Watches a workflow to its end, prints its summary and sets the exit code. */
-async function follow(api: OrchestratorClient, id: string, json: boolean): Promise<void> {
+/**
+ * Watches a workflow to its end and sets the exit code. A capability that no available agent
+ * offers would make it wait for ever: unless told to wait, that is said at once and the command
+ * exits 3, the workflow left queued (not cancelled: an agent may yet come, and the id printed
+ * lets the user watch or cancel it).
+ */
+async function follow(api: OrchestratorClient, id: string, json: boolean, waitForAgents: boolean): Promise<void> {
+  if ((await missingAgents(api, id, json, waitForAgents)).length) {
+    process.exitCode = EXIT.NO_AGENT;
+    return;
+  }
   await watch(api, id, json);
   process.exitCode = exitFor(await summary(api, id, json));
 }
@@ -80,13 +89,18 @@ export function cli(): Command {
     runServer(env).then(exitWith, failedToStart);
   });
 
+  const waitForAgents = 'wait even when no available agent offers a capability the workflow needs (default: exit 3 at once, leaving it queued)';
   program
     .command('run <file>')
-    .description('start a workflow from a JSON or YAML file; with --watch, follow it live and exit 0 COMPLETED, 2 PARTIAL, 1 FAILED/CANCELLED')
+    .description(
+      'start a workflow from a JSON or YAML file; with --watch, follow it live and exit 0 COMPLETED, 2 PARTIAL, 1 FAILED/CANCELLED, ' +
+        '3 when no available agent offers a capability it needs',
+    )
     .option('--input <json>', 'workflow input, as JSON (replaces the file\'s input)')
     .option('--name <name>', 'workflow name (replaces the file\'s name)')
     .option('--watch', 'show live progress, then a summary')
-    .action(async (file: string, opts: { input?: string; name?: string; watch?: boolean }, cmd: Command) => {
+    .option('--wait-for-agents', `with --watch: ${waitForAgents}`)
+    .action(async (file: string, opts: { input?: string; name?: string; watch?: boolean; waitForAgents?: boolean }, cmd: Command) => {
       const { api, json } = client(cmd);
       const started = await api.startWorkflow(readWorkflow(file, opts.input, opts.name));
       if (!opts.watch) {
@@ -94,15 +108,16 @@ export function cli(): Command {
         return;
       }
       if (!json) process.stdout.write(`${dim(`workflow ${started.id}`)}\n`);
-      await follow(api, started.id, json);
+      await follow(api, started.id, json, Boolean(opts.waitForAgents));
     });
 
   program
     .command('watch <id>')
     .description('follow a workflow started earlier, live, then print its summary; exit codes as `run --watch`')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+    .option('--wait-for-agents', waitForAgents)
+    .action(async (id: string, opts: { waitForAgents?: boolean }, cmd: Command) => {
       const { api, json } = client(cmd);
-      await follow(api, id, json);
+      await follow(api, id, json, Boolean(opts.waitForAgents));
     });
 
   program

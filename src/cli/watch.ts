@@ -12,6 +12,8 @@ export const EXIT = {
   COMPLETED: 0,
   FAILED: 1,
   PARTIAL: 2,
+  /** The workflow waits for a capability no available agent offers (left as it is, not cancelled). */
+  NO_AGENT: 3,
 } as const;
 
 export const exitFor = (status: WorkflowStatus): number =>
@@ -19,6 +21,30 @@ export const exitFor = (status: WorkflowStatus): number =>
 
 export const print = (json: boolean, value: unknown, human: () => string) =>
   process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human()}\n`);
+
+/**
+ * The capabilities the workflow's waiting tasks need that no available agent offers; [] when all
+ * are offered. With `wait`, says which on stderr and returns [] (the caller watches on).
+ */
+export async function missingAgents(api: OrchestratorClient, id: string, json: boolean, wait: boolean): Promise<string[]> {
+  const w = await api.getWorkflow(id);
+  if (!w) throw new Error(`workflow ${id} not found`);
+  const waiting = w.tasks.filter((t) => t.status === 'PENDING' || t.status === 'QUEUED').map((t) => t.capability);
+  const missing = waiting.length ? await api.unavailableCapabilities(waiting) : [];
+  if (!missing.length) return [];
+  const list = missing.join(', ');
+  if (wait) {
+    process.stderr.write(`orchestrator: waiting for an agent that offers ${list}\n`);
+    return [];
+  }
+  if (json) print(true, { id, status: w.status, unavailableCapabilities: missing }, () => '');
+  process.stderr.write(
+    `orchestrator: no available (ONLINE or BUSY) agent offers ${list}; workflow ${id} is left ${w.status}, waiting for one.\n` +
+      `  Start an agent that offers it, then \`orchestrator watch ${id}\`; or \`orchestrator cancel ${id}\`.\n` +
+      '  (--wait-for-agents waits for one instead.)\n',
+  );
+  return missing;
+}
 
 export async function watch(api: OrchestratorClient, id: string, json: boolean): Promise<void> {
   const bars = tty && !json ? new MultiBar({ clearOnComplete: true, hideCursor: true, format: ' {label} {bar} {percentage}% {detail}' }, Presets.shades_classic) : null;

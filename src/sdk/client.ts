@@ -6,6 +6,7 @@ import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { GraphQLRequestError } from './errors';
 import {
+  AvailableAgentsDocument,
   CancelWorkflowDocument,
   GetWorkflowDocument,
   HealthDocument,
@@ -127,6 +128,16 @@ export class OrchestratorClient {
 
   health() {
     return this.request(HealthDocument).then((d) => d.health);
+  }
+
+  /**
+   * Which of these capabilities no agent can take new work for now: none ONLINE or BUSY offers
+   * it (DRAINING and OFFLINE agents are given nothing), as the health report counts availability.
+   */
+  async unavailableCapabilities(capabilities: readonly string[]): Promise<string[]> {
+    const { agents } = await this.request(AvailableAgentsDocument, {});
+    const offered = new Set(agents.flatMap((a) => a.capabilities));
+    return [...new Set(capabilities)].filter((c) => !offered.has(c));
   }
 
   /**

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startWorkflow, waitForWorkflow } from '../helpers/engine';
+import { byKey, claim, complete, getWorkflow, registerAgent, startWorkflow, waitForWorkflow } from '../helpers/engine';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const ROOT = join(__dirname, '..', '..');
@@ -185,5 +185,36 @@ describe('orchestrator CLI', () => {
     const r = await cli(['watch', w.id], s.url);
     expect(r.code).toBe(2);
     expect(r.stdout).toMatch(/^ {2}e RUNNING on builtin\.echo\n {2}e COMPLETED\n {2}f RUNNING on builtin\.fail\n {2}f FAILED.*\nworkflow cli-earlier PARTIAL \(2\/2\)\n/);
+  });
+
+  it('exits 3 at once when no available agent offers a capability a step needs, leaving the workflow as it is', async () => {
+    const drained = await registerAgent(s, 'cli-drained', ['cap.drained']);
+    await s.data(`mutation($id: ID!) { setAgentDraining(id: $id, draining: true) { status } }`, { id: drained });
+    const steps = [
+      { key: 'e', capability: 'builtin.echo' },
+      { key: 'x', capability: 'cap.nobody', dependsOn: ['e'] },
+      { key: 'd', capability: 'cap.drained' },
+    ];
+    const r = await cli(['--json', 'run', file('unserved.json', { name: 'cli-unserved', steps }), '--watch'], s.url);
+    expect(r.code).toBe(3);
+    const out = JSON.parse(r.stdout);
+    expect(out.unavailableCapabilities.sort()).toEqual(['cap.drained', 'cap.nobody']);
+    expect(r.stderr).toContain('cap.nobody');
+    expect(r.stderr).toContain(`orchestrator watch ${out.id}`);
+    const w = await getWorkflow(s, out.id);
+    expect(w.status).not.toBe('CANCELLED');
+    expect(['PENDING', 'QUEUED']).toContain(byKey(w).x.status);
+    expect(byKey(w).d.status).toBe('QUEUED');
+  });
+
+  it('with --wait-for-agents, says which capability it waits for, and follows the workflow once an agent comes', async () => {
+    const run = start(['run', file('later.json', { name: 'cli-later', steps: [{ key: 'l', capability: 'cap.later' }] }), '--watch', '--wait-for-agents'], s.url);
+    await run.printed(/waiting for an agent that offers cap\.later/);
+    const a = await registerAgent(s, 'cli-later-agent', ['cap.later']);
+    const [lease] = await claim(s, a, 1, 30_000);
+    expect((await complete(s, lease!.id, { ok: true })).body.errors).toBeUndefined();
+    const r = await run.exited;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\n {2}l RUNNING on cli-later-agent\n {2}l COMPLETED\n/);
   });
 });
