@@ -173,11 +173,15 @@ export class WorkflowWatch implements AsyncIterableIterator<WorkflowWatchEvent> 
     if (fromRead) return this.finish(event);
     // The finish was heard on one subscription, and the last task events may still be on their way
     // on the other: read the tasks (the database finished them with the workflow) before ending.
+    // The finish reported is the read's: it is as new as the event, and the server resolves an
+    // event's computed fields (progress) with loaders that live as long as the subscription.
     this.source.read().then(
       (w) => {
+        if (!w) return this.finish(event);
+        const { tasks, errors: _errors, ...workflow } = w;
         const at = new Date().toISOString();
-        if (w) for (const task of w.tasks) this.sawTask({ at, previousStatus: null, task }, false);
-        this.finish(event);
+        for (const task of tasks) this.sawTask({ at, previousStatus: null, task }, false);
+        this.finish(workflowOrder(workflow.status) >= workflowOrder(event.workflow.status) ? { ...event, workflow } : event);
       },
       () => this.finish(event),
     );

@@ -215,6 +215,6 @@ describe('orchestrator CLI', () => {
     expect((await complete(s, lease!.id, { ok: true })).body.errors).toBeUndefined();
     const r = await run.exited;
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\n {2}l RUNNING on cli-later-agent\n {2}l COMPLETED\n/);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('  l '))).toEqual(['  l RUNNING on cli-later-agent', '  l COMPLETED']);
   });
 });

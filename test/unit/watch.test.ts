@@ -45,12 +45,17 @@ function scripted() {
   };
   const watch = new WorkflowWatch('w', source, 60_000);
   const seen: string[] = [];
+  const events: WorkflowWatchEvent[] = [];
   const done = (async () => {
-    for await (const e of watch) seen.push(label(e));
+    for await (const e of watch) {
+      seen.push(label(e));
+      events.push(e);
+    }
   })();
   const settle = () => new Promise((r) => setImmediate(r));
   return {
     seen,
+    events,
     done,
     settle,
     task: (t: unknown, previousStatus: string | null = null) => tasks.push({ taskUpdated: { at: '', previousStatus, task: t } }),
@@ -101,9 +106,12 @@ describe('WorkflowWatch', () => {
     w.workflow('COMPLETED'); // overtook the task events on the other subscription
     await w.settle();
     expect(w.seen).toEqual(['workflow RUNNING', 'a RUNNING1', 'b PENDING0']);
-    await w.read(snapshot('COMPLETED', [task('a', 'COMPLETED', 1), task('b', 'COMPLETED', 1)]));
+    const read = snapshot('COMPLETED', [task('a', 'COMPLETED', 1), task('b', 'COMPLETED', 1)]);
+    await w.read({ ...read, progress: { total: 2, completed: 2 } as any });
     await w.done;
     expect(w.seen.slice(3)).toEqual(['a COMPLETED1', 'b COMPLETED1', 'workflow COMPLETED']);
+    // As the read has it: an event's computed fields can be older than the event.
+    expect(w.events.at(-1)).toMatchObject({ kind: 'workflow', event: { workflow: { progress: { total: 2, completed: 2 } } } });
   });
 
   it('reports a finished snapshot as its tasks, then the finish, and ends', async () => {
