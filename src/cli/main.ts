@@ -3,16 +3,15 @@
 // running server through the public API only (the SDK client).
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { ENV_VARS } from '../server/config';
 import { packageVersion } from '../server/version';
 import { OrchestratorClient } from '../sdk/client';
 import { GraphQLRequestError } from '../sdk/errors';
 import type { StartWorkflowInput, WorkflowStatus } from '../sdk/generated/graphql';
-import { bold, dim, duration, statusColor, table, tty } from './format';
+import { bold, dim, duration, statusColor, table } from './format';
+import { EXIT, exitFor, missingAgents, print, summary, watch } from './watch';
 
-const EXIT: Record<string, number> = { COMPLETED: 0, PARTIAL: 2, FAILED: 1, CANCELLED: 1 };
 const kebab = (name: string) => name.toLowerCase().replace(/_/g, '-');
 const camel = (name: string) => name.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -25,9 +24,6 @@ function client(cmd: Command): { api: OrchestratorClient; json: boolean } {
   const g = cmd.optsWithGlobals<Globals>();
   return { api: new OrchestratorClient({ url: g.url }), json: Boolean(g.json) };
 }
-
-const print = (json: boolean, value: unknown, human: () => string) =>
-  process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human()}\n`);
 
 /** Reads a workflow definition from a JSON or YAML file. */
 function readWorkflow(file: string, inputJson?: string, name?: string): StartWorkflowInput {
@@ -53,60 +49,19 @@ function readWorkflow(file: string, inputJson?: string, name?: string): StartWor
   return workflow;
 }
 
-async function watch(api: OrchestratorClient, id: string, json: boolean): Promise<void> {
-  const bars = tty && !json ? new MultiBar({ clearOnComplete: true, hideCursor: true, format: ' {label} {bar} {percentage}% {detail}' }, Presets.shades_classic) : null;
-  const overall: SingleBar | undefined = bars?.create(1, 0, { label: bold('workflow'.padEnd(20)), detail: '' });
-  const perTask = new Map<string, SingleBar>();
-  const line = (s: string) => (bars ? bars.log(`${s}\n`) : json ? undefined : process.stdout.write(`${s}\n`));
-  try {
-    for await (const e of api.watchWorkflow(id)) {
-      if (e.kind === 'workflow') {
-        const w = e.event.workflow;
-        overall?.setTotal(Math.max(1, w.progress.total));
-        overall?.update(w.progress.fraction * w.progress.total, { detail: `${statusColor(w.status)}` });
-        if (!bars && !json) line(`workflow ${w.name} ${w.status} (${w.progress.completed + w.progress.failed + w.progress.cancelled + w.progress.skipped}/${w.progress.total})`);
-        continue;
-      }
-      const t = e.event.task;
-      if (t.status === 'RUNNING') {
-        let bar = perTask.get(t.id);
-        if (!bar && bars) perTask.set(t.id, (bar = bars.create(100, 0, { label: t.key.slice(0, 20).padEnd(20), detail: '' })));
-        bar?.update(Math.round((t.progress ?? 0) * 100), { detail: dim(t.progressMessage ?? t.capability) });
-        if (!bars && e.event.previousStatus !== 'RUNNING') line(`  ${t.key} RUNNING${t.agent ? ` on ${t.agent.name}` : ''}`);
-      } else {
-        const bar = perTask.get(t.id);
-        if (bar) {
-          bars?.remove(bar);
-          perTask.delete(t.id);
-        }
-        if (['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED'].includes(t.status) || e.event.previousStatus === 'RUNNING') {
-          line(`  ${t.key} ${statusColor(t.status)}${t.outcome && t.outcome !== 'SUCCESS' ? ` (${t.outcome})` : ''}`);
-        }
-        if (overall && ['COMPLETED', 'FAILED', 'CANCELLED', 'SKIPPED'].includes(t.status)) overall.increment(1);
-      }
-    }
-  } finally {
-    bars?.stop();
-    await api.close();
+/**
+ * Watches a workflow to its end and sets the exit code. A capability that no available agent
+ * offers would make it wait for ever: unless told to wait, that is said at once and the command
+ * exits 3, the workflow left queued (not cancelled: an agent may yet come, and the id printed
+ * lets the user watch or cancel it).
+ */
+async function follow(api: OrchestratorClient, id: string, json: boolean, waitForAgents: boolean): Promise<void> {
+  if ((await missingAgents(api, id, json, waitForAgents)).length) {
+    process.exitCode = EXIT.NO_AGENT;
+    return;
   }
-}
-
-async function summary(api: OrchestratorClient, id: string, json: boolean): Promise<WorkflowStatus> {
-  const w = await api.getWorkflow(id);
-  if (!w) throw new Error(`workflow ${id} not found`);
-  print(json, w, () =>
-    [
-      table(
-        ['step', 'status', 'outcome', 'attempts', 'duration', 'agent'],
-        w.tasks.map((t) => [t.key, statusColor(t.status), t.outcome, `${t.attempt}/${t.maxAttempts}`, duration(t.startedAt, t.finishedAt), t.agent?.name]),
-      ),
-      `${bold(w.name)} ${statusColor(w.status)}  quality ${w.quality.score.toFixed(2)} (${w.quality.total} tasks)  ` +
-        `duration ${duration(w.startedAt ?? w.createdAt, w.finishedAt)}  errors ${w.errors.length}`,
-      ...w.errors.map((e) => `  ${e.summary}`),
-      dim(`workflow ${w.id}`),
-    ].join('\n'),
-  );
-  return w.status;
+  await watch(api, id, json);
+  process.exitCode = exitFor(await summary(api, id, json));
 }
 
 export function cli(): Command {
@@ -134,13 +89,18 @@ export function cli(): Command {
     runServer(env).then(exitWith, failedToStart);
   });
 
+  const waitForAgents = 'wait even when no available agent offers a capability the workflow needs (default: exit 3 at once, leaving it queued)';
   program
     .command('run <file>')
-    .description('start a workflow from a JSON or YAML file; with --watch, follow it live and exit 0 COMPLETED, 2 PARTIAL, 1 FAILED/CANCELLED')
+    .description(
+      'start a workflow from a JSON or YAML file; with --watch, follow it live and exit 0 COMPLETED, 2 PARTIAL, 1 FAILED/CANCELLED, ' +
+        '3 when no available agent offers a capability it needs',
+    )
     .option('--input <json>', 'workflow input, as JSON (replaces the file\'s input)')
     .option('--name <name>', 'workflow name (replaces the file\'s name)')
     .option('--watch', 'show live progress, then a summary')
-    .action(async (file: string, opts: { input?: string; name?: string; watch?: boolean }, cmd: Command) => {
+    .option('--wait-for-agents', `with --watch: ${waitForAgents}`)
+    .action(async (file: string, opts: { input?: string; name?: string; watch?: boolean; waitForAgents?: boolean }, cmd: Command) => {
       const { api, json } = client(cmd);
       const started = await api.startWorkflow(readWorkflow(file, opts.input, opts.name));
       if (!opts.watch) {
@@ -148,8 +108,16 @@ export function cli(): Command {
         return;
       }
       if (!json) process.stdout.write(`${dim(`workflow ${started.id}`)}\n`);
-      await watch(api, started.id, json);
-      process.exitCode = EXIT[await summary(api, started.id, json)] ?? 1;
+      await follow(api, started.id, json, Boolean(opts.waitForAgents));
+    });
+
+  program
+    .command('watch <id>')
+    .description('follow a workflow started earlier, live, then print its summary; exit codes as `run --watch`')
+    .option('--wait-for-agents', waitForAgents)
+    .action(async (id: string, opts: { waitForAgents?: boolean }, cmd: Command) => {
+      const { api, json } = client(cmd);
+      await follow(api, id, json, Boolean(opts.waitForAgents));
     });
 
   program

@@ -223,10 +223,10 @@ export class Dispatcher {
           sub.more = false;
           // About to claim for itself, woken or not: whatever made it full may have changed.
           sub.full = false;
-          const claimed = await this.leases.claim(agentId, PUSH_BATCH).catch((e: unknown) => {
-            // The next call claims again with a fresh wake.
-            wake.cancel();
-            if (sub.wake === wake) sub.wake = null;
+          const claimed = await this.leases.claim(agentId, PUSH_BATCH).catch(async (e: unknown) => {
+            // A failed claim ends the subscription (NOT_FOUND once the agent is deregistered), and
+            // the consumer does not call return() after a next() that threw: finish here.
+            await finish();
             throw e;
           });
           if (stop.signal.aborted) {

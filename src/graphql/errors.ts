@@ -65,6 +65,16 @@ function collect(v: ValidationNode, path = ''): string[] {
   return [...own, ...(v.children ?? []).flatMap((c) => collect(c, at))];
 }
 
+/**
+ * The error a resolver (or a subscription's event stream) threw. graphql-ws wraps what a stream
+ * throws in a GraphQLError with no path, which unwrapResolverError leaves wrapped: a DomainError
+ * ending a subscription (its agent deregistered) would otherwise read as unexpected.
+ */
+function unwrapError(error: unknown): unknown {
+  const original = unwrapResolverError(error);
+  return original instanceof GraphQLError && original.originalError instanceof DomainError ? original.originalError : original;
+}
+
 export interface FormatOptions {
   /** Strip "Did you mean …?" from messages: they reveal the schema when introspection is off. */
   hideSuggestions: boolean;
@@ -72,7 +82,7 @@ export interface FormatOptions {
 
 export function formatError(log: Logger, { hideSuggestions }: FormatOptions = { hideSuggestions: false }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const original = unwrapError(error);
     const path = formatted.path;
     const locations = formatted.locations;
     if (original instanceof DomainError) {

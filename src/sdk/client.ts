@@ -6,6 +6,7 @@ import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { GraphQLRequestError } from './errors';
 import {
+  AvailableAgentsDocument,
   CancelWorkflowDocument,
   GetWorkflowDocument,
   HealthDocument,
@@ -15,10 +16,9 @@ import {
   StartWorkflowDocument,
   StatusDocument,
   WatchWorkflowStatusDocument,
-  type WatchWorkflowStatusSubscription,
   WatchWorkflowTasksDocument,
-  type WatchWorkflowTasksSubscription,
 } from './generated/graphql';
+import { WorkflowWatch, type WorkflowWatchEvent } from './watch';
 
 export interface ClientOptions {
   /** http(s)://host:port/graphql; the WebSocket URL is derived from it. */
@@ -27,14 +27,10 @@ export interface ClientOptions {
   headers?: Record<string, string>;
 }
 
-export type WorkflowWatchEvent =
-  | { kind: 'workflow'; event: WatchWorkflowStatusSubscription['workflowUpdated'] }
-  | { kind: 'task'; event: WatchWorkflowTasksSubscription['taskUpdated'] };
+export type { WorkflowWatchEvent } from './watch';
 
-const FINISHED = new Set(['COMPLETED', 'PARTIAL', 'FAILED', 'CANCELLED']);
 /** While watching, the workflow is also re-read this often, so a missed event never hangs a watch. */
 const WATCH_RECHECK_MS = 2000;
-const FINISH_GRACE_MS = 250;
 
 export class OrchestratorClient {
   private ws: Client | null = null;
@@ -135,94 +131,41 @@ export class OrchestratorClient {
   }
 
   /**
-   * Workflow and task events of one workflow, as they happen, ending once the workflow has
-   * finished. The first event is the workflow as it is now (previousStatus null).
+   * Which of these capabilities no agent can take new work for now: none ONLINE or BUSY offers
+   * it (DRAINING and OFFLINE agents are given nothing), as the health report counts availability.
+   */
+  async unavailableCapabilities(capabilities: readonly string[]): Promise<string[]> {
+    const { agents } = await this.request(AvailableAgentsDocument, {});
+    const offered = new Set(agents.flatMap((a) => a.capabilities));
+    return [...new Set(capabilities)].filter((c) => !offered.has(c));
+  }
+
+  /**
+   * Workflow and task events of one workflow, from a snapshot of it as it is now (also when it
+   * started, or finished, before the watch), then as they happen, never a state after a newer one;
+   * ends after the workflow's finish, its last event. See WorkflowWatch.
    */
   watchWorkflow(id: string): AsyncIterableIterator<WorkflowWatchEvent> {
-    const queue: WorkflowWatchEvent[] = [];
-    let wake: (() => void) | null = null;
-    let failure: unknown = null;
-    let finished = false;
-    let graceOver = false;
-    let closed = false;
-    const push = (e: WorkflowWatchEvent) => {
-      queue.push(e);
-      wake?.();
-    };
+    // Subscribed before the first read, so what the read does not show yet is heard.
     const workflowEvents = this.subscribe(WatchWorkflowStatusDocument, { workflowId: id });
     const taskEvents = this.subscribe(WatchWorkflowTasksDocument, { workflowId: id });
-    const pump = async <R>(it: AsyncIterableIterator<R>, map: (r: R) => WorkflowWatchEvent) => {
-      try {
-        for await (const r of it) push(map(r));
-      } catch (e) {
-        failure ??= e;
-        wake?.();
-      }
-    };
-    void pump(workflowEvents, (r) => ({ kind: 'workflow', event: r.workflowUpdated }));
-    void pump(taskEvents, (r) => ({ kind: 'task', event: r.taskUpdated }));
-
-    let lastStatus: string | null = null;
-    const snapshot = async () => {
-      const w = await this.getWorkflow(id);
-      if (!w) throw new GraphQLRequestError(`workflow ${id} not found`, [{ message: 'not found', extensions: { code: 'NOT_FOUND' } }], 200);
-      if (w.status !== lastStatus) {
-        push({ kind: 'workflow', event: { at: new Date().toISOString(), previousStatus: null, workflow: w } });
-      }
-    };
-    const recheck = setInterval(() => void snapshot().catch(() => undefined), WATCH_RECHECK_MS);
-    recheck.unref();
-    const initial = snapshot().catch((e) => {
-      failure ??= e;
-      wake?.();
-    });
-
-    const close = async () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(recheck);
-      await Promise.all([workflowEvents.return?.(), taskEvents.return?.()]);
-    };
-
-    const iterator: AsyncIterableIterator<WorkflowWatchEvent> = {
-      next: async () => {
-        await initial;
-        for (;;) {
-          const e = queue.shift();
-          if (e) {
-            if (e.kind === 'workflow') {
-              lastStatus = e.event.workflow.status;
-              if (FINISHED.has(lastStatus)) finished = true;
-            }
-            return { done: false, value: e };
+    return new WorkflowWatch(
+      id,
+      {
+        workflowEvents,
+        taskEvents,
+        read: () => this.getWorkflow(id),
+        readBehindSubscriptions: async () => {
+          const read = this.subscribe(GetWorkflowDocument, { id });
+          try {
+            return (await read.next()).value?.workflow ?? null;
+          } finally {
+            await read.return?.();
           }
-          if (failure) {
-            await close();
-            throw failure;
-          }
-          if (closed) return { done: true, value: undefined };
-          if (finished) {
-            // The workflow's last event can overtake its last task events (two subscriptions):
-            // give stragglers a moment before ending.
-            if (!graceOver) {
-              await new Promise((r) => setTimeout(r, FINISH_GRACE_MS));
-              graceOver = true;
-              continue;
-            }
-            await close();
-            return { done: true, value: undefined };
-          }
-          await new Promise<void>((r) => (wake = r));
-          wake = null;
-        }
+        },
       },
-      return: async () => {
-        await close();
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+      WATCH_RECHECK_MS,
+    );
   }
 
   /** Closes the WebSocket, if one was opened. */

@@ -9,7 +9,7 @@ import { type Client, createClient } from 'graphql-ws';
 type ExecutionResult<T> = FormattedExecutionResult<T, unknown>;
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/server/config';
-import { type RunningServer, startServer } from '../../src/server/http';
+import { type RunningServer, type ServerOptions, startServer } from '../../src/server/http';
 import type { Topic } from '../../src/events/event-bus';
 import { backendEnv, dropSchema } from './database';
 
@@ -33,11 +33,12 @@ export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'orchestrator-test-'));
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** `opts.log` receives the server's log (silent by default), for tests that check what it logs. */
+export async function startTestServer(env: Record<string, string> = {}, opts: ServerOptions = {}): Promise<TestServer> {
   const dataDir = env.DATA_DIR ?? tempDataDir();
   const backend = { ...backendEnv(), ...env };
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...backend, DATA_DIR: dataDir }, 'test');
-  const server = await startServer(config);
+  const server = await startServer(config, opts);
   const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>> => {
     const res = await fetch(server.url, {
       method: 'POST',

@@ -2,23 +2,60 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { byKey, claim, complete, getWorkflow, registerAgent, startWorkflow, waitForWorkflow } from '../helpers/engine';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const ROOT = join(__dirname, '..', '..');
 
-function cli(args: string[], url: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'src/cli/main.ts'), '--url', url, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += String(d)));
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+interface CliRun {
+  /** Resolves once the output so far matches `pattern` (or the process has exited). */
+  printed(pattern: RegExp): Promise<void>;
+  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
+
+const running = new Set<ReturnType<typeof spawn>>();
+
+function start(args: string[], url: string): CliRun {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'src/cli/main.ts'), '--url', url, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let stdout = '';
+  let stderr = '';
+  const watchers = new Set<() => void>();
+  child.stdout.on('data', (d) => {
+    stdout += String(d);
+    watchers.forEach((w) => w());
+  });
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+    watchers.forEach((w) => w());
+  });
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      watchers.forEach((w) => w());
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return {
+    exited,
+    printed: (pattern) =>
+      new Promise((resolve) => {
+        const check = () => {
+          if (pattern.test(stdout + stderr) || child.exitCode !== null) {
+            watchers.delete(check);
+            resolve();
+          }
+        };
+        watchers.add(check);
+        check();
+      }),
+  };
+}
+
+const cli = (args: string[], url: string) => start(args, url).exited;
 
 describe('orchestrator CLI', () => {
   let s: TestServer;
@@ -32,6 +69,8 @@ describe('orchestrator CLI', () => {
     s = await startTestServer();
   });
   afterAll(async () => {
+    // A command that never ended (the failure some tests here are about) does not outlive them.
+    for (const child of running) child.kill('SIGKILL');
     await s.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -116,5 +155,66 @@ describe('orchestrator CLI', () => {
     const down = await cli(['status'], 'http://127.0.0.1:1/graphql');
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('cannot reach');
+  });
+
+  it('lists, piped, each task RUNNING before how it ended, and the finish after them all', async () => {
+    const keys = ['a', 'b', 'c', 'd'];
+    const steps = keys.map((key, i) => ({ key, capability: 'builtin.echo', input: { i }, dependsOn: i ? [keys[i - 1]] : [] }));
+    const r = await cli(['run', file('chain.json', { name: 'cli-chain', steps }), '--watch'], s.url);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    const at = (line: string) => lines.indexOf(line);
+    const finish = at('workflow cli-chain COMPLETED (4/4)');
+    for (const key of keys) {
+      expect(lines.filter((l) => l.startsWith(`  ${key} `))).toEqual([`  ${key} RUNNING on builtin.echo`, `  ${key} COMPLETED`]);
+      expect(at(`  ${key} COMPLETED`)).toBeGreaterThan(at(`  ${key} RUNNING on builtin.echo`));
+      expect(finish).toBeGreaterThan(at(`  ${key} COMPLETED`));
+    }
+    expect(lines.filter((l) => l.startsWith('workflow cli-chain ')).at(-1)).toBe('workflow cli-chain COMPLETED (4/4)');
+  });
+
+  it('watches a workflow started earlier, even one already finished, and exits as run --watch does', async () => {
+    const w = await startWorkflow(s, {
+      name: 'cli-earlier',
+      steps: [
+        { key: 'e', capability: 'builtin.echo' },
+        { key: 'f', capability: 'builtin.fail', dependsOn: ['e'], continueOnFailure: true },
+      ],
+    });
+    await waitForWorkflow(s, w.id);
+    const r = await cli(['watch', w.id], s.url);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^ {2}e RUNNING on builtin\.echo\n {2}e COMPLETED\n {2}f RUNNING on builtin\.fail\n {2}f FAILED.*\nworkflow cli-earlier PARTIAL \(2\/2\)\n/);
+  });
+
+  it('exits 3 at once when no available agent offers a capability a step needs, leaving the workflow as it is', async () => {
+    const drained = await registerAgent(s, 'cli-drained', ['cap.drained']);
+    await s.data(`mutation($id: ID!) { setAgentDraining(id: $id, draining: true) { status } }`, { id: drained });
+    const steps = [
+      { key: 'e', capability: 'builtin.echo' },
+      { key: 'x', capability: 'cap.nobody', dependsOn: ['e'] },
+      { key: 'd', capability: 'cap.drained' },
+    ];
+    const r = await cli(['--json', 'run', file('unserved.json', { name: 'cli-unserved', steps }), '--watch'], s.url);
+    expect(r.code).toBe(3);
+    const out = JSON.parse(r.stdout);
+    expect(out.unavailableCapabilities.sort()).toEqual(['cap.drained', 'cap.nobody']);
+    expect(r.stderr).toContain('cap.nobody');
+    expect(r.stderr).toContain(`orchestrator watch ${out.id}`);
+    const w = await getWorkflow(s, out.id);
+    expect(w.status).not.toBe('CANCELLED');
+    expect(['PENDING', 'QUEUED']).toContain(byKey(w).x.status);
+    expect(byKey(w).d.status).toBe('QUEUED');
+  });
+
+  it('with --wait-for-agents, says which capability it waits for, and follows the workflow once an agent comes', async () => {
+    const run = start(['run', file('later.json', { name: 'cli-later', steps: [{ key: 'l', capability: 'cap.later' }] }), '--watch', '--wait-for-agents'], s.url);
+    await run.printed(/waiting for an agent that offers cap\.later/);
+    const a = await registerAgent(s, 'cli-later-agent', ['cap.later']);
+    const [lease] = await claim(s, a, 1, 30_000);
+    expect((await complete(s, lease!.id, { ok: true })).body.errors).toBeUndefined();
+    const r = await run.exited;
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('  l '))).toEqual(['  l RUNNING on cli-later-agent', '  l COMPLETED']);
   });
 });
