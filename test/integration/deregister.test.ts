@@ -1,4 +1,4 @@
-import { createLogger } from '../../src/engine/logger';
+import { createLogger } from '../../src/support/logger';
 import { complete, LEASE, type Lease, registerAgent, startWorkflow } from '../helpers/engine';
 import { startTestServer, subscribe, type TestServer, wsClient } from '../helpers/server';
 
@@ -6,7 +6,7 @@ describe('deregistering a connected agent', () => {
   let s: TestServer;
   const lines: string[] = [];
   beforeAll(async () => {
-    s = await startTestServer({}, { log: createLogger('debug', (l) => lines.push(l)) });
+    s = await startTestServer({}, { log: createLogger('debug', { write: (l: string) => void lines.push(l) }) });
   });
   afterAll(() => s.stop());
 
