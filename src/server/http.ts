@@ -5,11 +5,8 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import express from 'express';
-import { GraphQLError, type GraphQLFormattedError, parse, specifiedRules, validate } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { BuiltinRunner } from '../agents/runner';
 import type { EventBus } from '../events/event-bus';
@@ -20,7 +17,7 @@ import { Orchestrator } from '../engine/orchestrator';
 import { createContext, type GraphQLContext, type Lifecycle } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { introspectionRules } from '../graphql/introspection';
-import { checkLimits, limitsPlugin } from '../graphql/limits';
+import { limitsPlugin } from '../graphql/limits';
 import { ResponseCache } from '../graphql/response-cache';
 import { createSchema } from '../graphql/schema';
 import { migrate } from '../storage/migrate';
@@ -29,6 +26,7 @@ import { PostgresDriver } from '../storage/postgres';
 import { SqlStore } from '../storage/sql-store';
 import type { Config } from './config';
 import { graphqlOverHttp, isGraphQLPath } from './graphql-http';
+import { graphqlOverWebSocket } from './graphql-ws';
 import { ConnectionGuard } from './guards';
 import { renderMetrics } from './metrics';
 
@@ -101,47 +99,15 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   );
   const wsServer = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: config.maxBodyBytes });
   guard.attach(httpServer, wsServer);
-  const wsCleanup = useServer<Record<string, unknown> | undefined, { context?: GraphQLContext }>(
-    {
-      schema,
-      connectionInitWaitTimeout: timeouts.wsInitMs,
-      context: (ctx) => ctx.extra.context ?? context(),
-      onSubscribe: (ctx, _id, payload) => {
-        // graphql-ws has already entered this one in ctx.subscriptions.
-        const tooMany = guard.operationRefusal(Object.keys(ctx.subscriptions).length);
-        if (tooMany) return [tooMany];
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: config.limits.maxTokens });
-        } catch (e) {
-          // The code Apollo gives a syntax error over HTTP, so a client sees one code on both transports.
-          const code = ApolloServerErrorCode.GRAPHQL_PARSE_FAILED;
-          return [
-            e instanceof GraphQLError
-              ? new GraphQLError(e.message, { source: e.source, positions: e.positions, extensions: { ...e.extensions, code } })
-              : new GraphQLError('could not parse the query', { extensions: { code } }),
-          ];
-        }
-        const errors = validate(schema, document, [...specifiedRules, ...validationRules]);
-        if (errors.length) return errors;
-        const limitError = checkLimits(schema, document, payload.operationName, payload.variables, config.limits);
-        if (limitError) return [limitError];
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: (ctx.extra.context ??= context()),
-        };
-      },
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e)),
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors
-          ? { ...result, errors: result.errors.map((e) => format(e.toJSON(), e)) as GraphQLFormattedError[] }
-          : undefined,
-    },
-    wsServer,
-  );
+  const wsCleanup = graphqlOverWebSocket(wsServer, {
+    schema,
+    limits: config.limits,
+    validationRules,
+    initTimeoutMs: timeouts.wsInitMs,
+    guard,
+    context: () => context(),
+    format,
+  });
 
   wsServer.on('connection', (socket) => {
     // graphql-ws answers a socket error with console.error and a stack trace; ws has already closed
