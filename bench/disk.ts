@@ -3,8 +3,7 @@
 // workflows of `--steps` independent builtin.echo steps a second (default 10 × 20 = 200 tasks/s)
 // and samples every `--sample` seconds: finished tasks, bytes of the data directory and of its
 // pg_wal, the live size of our tables and indexes, dead rows of `tasks`, the p99 of a small query,
-// the transaction ids used, and the vacuums, analyzes and checkpoints the server logged (count and
-// longest). `--json=path` also writes the samples there.
+// the transaction ids used, and the vacuums and checkpoints the server logged (count and longest). `--json=path` also writes the samples there.
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +38,7 @@ interface Sample {
   rssMb: number;
 }
 
-const MAINTENANCE: Record<string, string> = { 'storage vacuumed': 'vacuum', 'storage analyzed': 'analyze', 'storage checkpointed': 'checkpoint' };
+const MAINTENANCE: Record<string, string> = { 'storage vacuumed': 'vacuum', 'storage checkpointed': 'checkpoint' };
 
 const du = (path: string) => Number(execFileSync('du', ['-sb', path]).toString().split('\t')[0]);
 

@@ -23,7 +23,7 @@ export interface Config {
   limits: QueryLimits;
   /** Memory for answers of repeated queries (PGlite only); 0 turns the cache off. */
   queryCacheBytes: number;
-  /** How often the embedded store (PGlite) vacuums, analyzes and checkpoints what needs it; 0: never. */
+  /** How often the embedded store (PGlite) vacuums and checkpoints what needs it; 0: never. */
   vacuumIntervalMs: number;
   engine: EngineOptions;
 }
@@ -51,7 +51,7 @@ export const ENV_VARS = {
   MAX_QUERY_DEPTH: ['12', 'deepest selection a query may have'],
   MAX_QUERY_COMPLEXITY: ['20000', 'highest estimated cost a query may have'],
   QUERY_CACHE_MB: ['32', 'memory for answers of repeated queries, served until data changes (PGlite only; 0: off)'],
-  VACUUM_INTERVAL_MS: ['10000', 'how often PGlite vacuums, analyzes and checkpoints what changed enough, as autovacuum would (0: never; PostgreSQL runs its own)'],
+  VACUUM_INTERVAL_MS: ['10000', 'how often PGlite vacuums and checkpoints what changed enough, as autovacuum would (0: never; PostgreSQL runs its own)'],
   MAX_JSON_BYTES: ['262144', 'largest JSON value (metadata, error context, cache value)'],
   HEALTH_HEALTHY_MIN: ['80', 'score at or above which health is HEALTHY'],
   HEALTH_DEGRADED_MIN: ['50', 'score at or above which health is DEGRADED (below: CRITICAL)'],

@@ -62,7 +62,6 @@ export async function renderMetrics(o: Orchestrator, cache?: ResponseCache, stor
     const byTable = (pick: (t: MaintenanceStats['tables'][number]) => number) => storage.tables.map((t): [Record<string, string>, number] => [{ table: t.table }, pick(t)]);
     metric('orchestrator_storage_vacuums_total', 'VACUUMs this instance ran on the embedded store, by table.', 'counter', byTable((t) => t.vacuums));
     metric('orchestrator_storage_vacuum_last_seconds', 'How long the last VACUUM of each table held the store.', 'gauge', byTable((t) => t.lastVacuumSeconds));
-    metric('orchestrator_storage_analyzes_total', 'ANALYZEs this instance ran on the embedded store, by table.', 'counter', byTable((t) => t.analyzes));
     metric('orchestrator_storage_dead_rows', 'Dead row versions of each table, as last read by the maintenance job.', 'gauge', byTable((t) => t.deadRows));
     metric('orchestrator_storage_checkpoints_total', 'CHECKPOINTs this instance ran on the embedded store.', 'counter', [[{}, storage.checkpoints]]);
     metric('orchestrator_storage_checkpoint_last_seconds', 'How long the last CHECKPOINT held the store.', 'gauge', [[{}, storage.lastCheckpointSeconds]]);

@@ -1,12 +1,17 @@
 // What autovacuum and the checkpointer do on a PostgreSQL server, for the embedded store. PGlite
 // runs PostgreSQL in single-user mode, which has neither: every update left its old row version
 // and index entries behind for good, and the WAL was never checkpointed, so never recycled: the
-// data directory grew with every change (bench/README.md, "Disk"). On a timer, and only
-// when data has changed since it last looked, this job reads pg_stat_user_tables and runs, one
-// table and one statement at a time, what autovacuum would: VACUUM past a dead-row (or
-// inserted-row) threshold, ANALYZE past a changed-row threshold; then CHECKPOINT once enough WAL
-// has been written since the last one. Each statement holds the event loop while it runs (PGlite
-// is synchronous), and the driver's queue lets requests through between them.
+// data directory grew with every change (bench/README.md, "Disk"). On a timer, and only when data
+// has changed since it last looked, this job reads pg_stat_user_tables and runs a plain VACUUM of
+// each table past autovacuum's dead-row (or inserted-row) threshold, one table at a time, then a
+// CHECKPOINT once enough WAL has been written since the last one. Each statement holds the event
+// loop while it runs (PGlite is synchronous); the driver's queue lets requests in between them.
+//
+// It does not ANALYZE, as autovacuum would: the driver keeps one generic plan per statement, and
+// with column statistics the planner costs `status = $1` as one status in three, so listing QUEUED
+// tasks walked the seq index past every finished row, and the claim sorted every queued task
+// instead of reading the ready index in order. Without statistics, plans use the indexes the
+// statements were written for; VACUUM's row counts and visibility map only add index-only scans.
 import type { Logger } from '../engine/logger';
 import type { MaintenanceStats, SqlParam } from './sql';
 
@@ -22,14 +27,6 @@ const VACUUM_SCALE = 0.2;
 const INSERT_BASE = 1000;
 const INSERT_SCALE = 0.2;
 /**
- * ANALYZE far less often than autoanalyze (50 + 10 %): each one makes every plan kept for the
- * table be made again (the driver keeps generic plans), and the distributions the plans depend on
- * (statuses, capabilities) hardly move, so fresh statistics matter when a table has grown or
- * turned over, not every tenth of it.
- */
-const ANALYZE_BASE = 1000;
-const ANALYZE_SCALE = 1;
-/**
  * WAL written since the last checkpoint that calls for the next one. Nothing else checkpoints in
  * single-user mode (max_wal_size only caps the segments a checkpoint keeps for reuse), and WAL
  * before the last checkpoint is what gets recycled; it also bounds replay after a crash.
@@ -43,25 +40,21 @@ export interface TableActivity {
   table: string;
   /** Schema-qualified and quoted, for the statement. */
   qualified: string;
-  /** Rows as of the last VACUUM or ANALYZE (pg_class.reltuples, kept across restarts). */
+  /** Rows as of the last VACUUM (pg_class.reltuples: statistics are not kept across restarts, this is). */
   rows: number;
   dead: number;
   insertedSinceVacuum: number;
-  modifiedSinceAnalyze: number;
 }
 
-/** What PostgreSQL's autovacuum would do to this table now. */
-export function maintenanceDue(t: TableActivity): { vacuum: boolean; analyze: boolean } {
-  return {
-    vacuum: t.dead > VACUUM_BASE + VACUUM_SCALE * t.rows || t.insertedSinceVacuum > INSERT_BASE + INSERT_SCALE * t.rows,
-    analyze: t.modifiedSinceAnalyze > ANALYZE_BASE + ANALYZE_SCALE * t.rows,
-  };
+/** Whether PostgreSQL's autovacuum would vacuum this table now. */
+export function vacuumDue(t: TableActivity): boolean {
+  return t.dead > VACUUM_BASE + VACUUM_SCALE * t.rows || t.insertedSinceVacuum > INSERT_BASE + INSERT_SCALE * t.rows;
 }
 
 const ACTIVITY_SQL = `
   SELECT s.relname AS "table", quote_ident(s.schemaname) || '.' || quote_ident(s.relname) AS qualified,
          GREATEST(c.reltuples, 0)::float8 AS rows, s.n_dead_tup::float8 AS dead,
-         s.n_ins_since_vacuum::float8 AS "insertedSinceVacuum", s.n_mod_since_analyze::float8 AS "modifiedSinceAnalyze"
+         s.n_ins_since_vacuum::float8 AS "insertedSinceVacuum"
     FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
    WHERE s.schemaname = ANY (current_schemas(false))
    ORDER BY s.relname`;
@@ -72,7 +65,7 @@ const WAL_SQL = `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), redo_lsn)::float8 
 export interface MaintainedDatabase {
   query<R>(sql: string, params?: SqlParam[]): Promise<R[]>;
   /**
-   * Runs a statement that changes no data (VACUUM, ANALYZE, CHECKPOINT) in the driver's queue;
+   * Runs a statement that changes no data (VACUUM, CHECKPOINT) in the driver's queue;
    * resolves with how long it ran, in ms, not counting its wait in the queue.
    */
   command(sql: string): Promise<number>;
@@ -82,7 +75,6 @@ export interface MaintainedDatabase {
 interface TableCounters {
   vacuums: number;
   lastVacuumSeconds: number;
-  analyzes: number;
   deadRows: number;
 }
 
@@ -147,18 +139,12 @@ export class PgliteMaintenance {
     for (const t of await this.db.query<TableActivity>(ACTIVITY_SQL)) {
       const counters = this.counters(t.table);
       counters.deadRows = t.dead;
-      const due = maintenanceDue(t);
-      if (due.vacuum && !this.stopped) {
+      if (vacuumDue(t) && !this.stopped) {
         const seconds = await this.timed(`VACUUM ${t.qualified}`);
         counters.vacuums++;
         counters.lastVacuumSeconds = seconds;
         counters.deadRows = 0;
         this.log.debug('storage vacuumed', { table: t.table, ms: seconds * 1000, deadRows: t.dead, rows: t.rows });
-      }
-      if (due.analyze && !this.stopped) {
-        const seconds = await this.timed(`ANALYZE ${t.qualified}`);
-        counters.analyzes++;
-        this.log.debug('storage analyzed', { table: t.table, ms: seconds * 1000, modifiedRows: t.modifiedSinceAnalyze });
       }
     }
     const [wal] = await this.db.query<{ bytes: number }>(WAL_SQL);
@@ -176,7 +162,7 @@ export class PgliteMaintenance {
 
   private counters(table: string): TableCounters {
     let c = this.tables.get(table);
-    if (!c) this.tables.set(table, (c = { vacuums: 0, lastVacuumSeconds: 0, analyzes: 0, deadRows: 0 }));
+    if (!c) this.tables.set(table, (c = { vacuums: 0, lastVacuumSeconds: 0, deadRows: 0 }));
     return c;
   }
 }

@@ -13,7 +13,7 @@ const YIELD_MS = 5;
 const MAX_PREPARED = 500;
 
 export interface PgliteOptions {
-  /** How often to vacuum, analyze and checkpoint what needs it (see PgliteMaintenance); 0 never does. */
+  /** How often to vacuum and checkpoint what needs it (see PgliteMaintenance); 0 never does. */
   maintenanceIntervalMs: number;
   log: Logger;
 }
@@ -89,7 +89,7 @@ export class PgliteDriver implements SqlDriver {
 
   /**
    * Opens (or creates) the database in `dataDir`; `memory://` keeps it in memory. With `options`
-   * it also maintains it (vacuum, analyze, checkpoint), as a server must; without, nothing does.
+   * it also maintains it (vacuum, checkpoint), as a server must; without, nothing does.
    */
   static async open(dataDir: string, options?: PgliteOptions): Promise<PgliteDriver> {
     if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
@@ -104,10 +104,6 @@ export class PgliteDriver implements SqlDriver {
     // stalled the transaction crossing into it (10 ms instead of 1.5 here; 3 ms without). Zeroing
     // only pre-allocates space; what is written and when it is flushed do not change.
     await db.exec('SET wal_init_zero = off');
-    // ANALYZE (see PgliteMaintenance) samples 300 rows per unit of this target, however large the
-    // table: at the default (100) one ANALYZE of 100,000 tasks held the event loop 340 ms, at 10
-    // 37 ms. The columns plans depend on have few values that matter (statuses, capabilities).
-    await db.exec('SET default_statistics_target = 10');
     const driver = new PgliteDriver(db);
     if (options) {
       driver.maintenance = new PgliteMaintenance(driver, options.maintenanceIntervalMs, options.log);
@@ -156,7 +152,7 @@ export class PgliteDriver implements SqlDriver {
   }
 
   /**
-   * Runs a statement that changes no data (VACUUM, ANALYZE, CHECKPOINT) in its turn, outside any
+   * Runs a statement that changes no data (VACUUM, CHECKPOINT) in its turn, outside any
    * transaction and without counting a change (answers cached for queries stay valid); resolves
    * with how long it ran, in ms.
    */

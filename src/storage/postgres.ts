@@ -37,7 +37,7 @@ export class PostgresDriver implements SqlDriver {
     return null;
   }
 
-  /** PostgreSQL vacuums, analyzes and checkpoints by itself (autovacuum, the checkpointer). */
+  /** PostgreSQL vacuums and checkpoints by itself (autovacuum, the checkpointer). */
   maintenanceStats(): null {
     return null;
   }

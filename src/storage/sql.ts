@@ -26,7 +26,7 @@ export interface SqlDriver extends Queryable {
 
 /** What a driver did to keep an embedded database in shape (see PgliteMaintenance). */
 export interface MaintenanceStats {
-  tables: { table: string; vacuums: number; lastVacuumSeconds: number; analyzes: number; deadRows: number }[];
+  tables: { table: string; vacuums: number; lastVacuumSeconds: number; deadRows: number }[];
   checkpoints: number;
   lastCheckpointSeconds: number;
 }
