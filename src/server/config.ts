@@ -34,6 +34,8 @@ export interface Config {
   introspection: boolean;
   /** Memory for answers of repeated queries (PGlite only); 0 turns the cache off. */
   queryCacheBytes: number;
+  /** How often the embedded store (PGlite) vacuums and checkpoints what needs it; 0: never. */
+  vacuumIntervalMs: number;
   engine: EngineOptions;
   /**
    * Started through npm (`npx orchestrator serve`, `npm run dev`): npm runs us under `sh -c`, which
@@ -90,6 +92,7 @@ export const ENV_VARS = {
   INTROSPECTION: ['true (production: false)', 'true: clients may introspect the schema and get "Did you mean" suggestions'],
   NODE_ENV: ['', 'production: turns INTROSPECTION off unless it is set'],
   QUERY_CACHE_MB: ['32', 'memory for answers of repeated queries, served until data changes (PGlite only; 0: off)'],
+  VACUUM_INTERVAL_MS: ['10000', 'how often PGlite vacuums and checkpoints what changed enough, as autovacuum would (0: never; PostgreSQL runs its own)'],
   MAX_JSON_BYTES: ['262144', 'largest JSON value (metadata, error context, cache value)'],
   MAX_JSON_DEPTH: ['64', 'most levels of objects and arrays in one JSON value (up to 1000)'],
   HEALTH_HEALTHY_MIN: ['80', 'score at or above which health is HEALTHY'],
@@ -188,6 +191,7 @@ export function loadConfig(env: Env = process.env, version = '0.0.0'): Config {
     },
     introspection: bool('INTROSPECTION', raw('NODE_ENV') !== 'production'),
     queryCacheBytes: int('QUERY_CACHE_MB', 0, 65_536) * 1024 * 1024,
+    vacuumIntervalMs: int('VACUUM_INTERVAL_MS', 0, 3600_000),
     engine: {
       instanceId,
       version,

@@ -51,7 +51,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const log = (opts.log ?? createLogger(config.logLevel)).child({ instanceId: config.engine.instanceId });
   const driver = config.database
     ? await PostgresDriver.open({ ...config.database, log })
-    : await PgliteDriver.open(config.dataDir);
+    : await PgliteDriver.open(config.dataDir, { maintenanceIntervalMs: config.vacuumIntervalMs, log });
   const applied = await migrate(driver);
   if (applied.length) log.info('migrations applied', { versions: applied, storage: driver.kind });
   const store = SqlStore.over(driver);
@@ -161,7 +161,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   app.get('/metrics', async (_req, res) => {
     try {
-      res.type('text/plain; version=0.0.4').send(await renderMetrics(orchestrator, responseCache));
+      res.type('text/plain; version=0.0.4').send(await renderMetrics(orchestrator, responseCache, driver.maintenanceStats()));
     } catch (err) {
       log.warn('metrics failed', { err });
       res.status(503).type('text/plain').send('# storage unavailable\n');

@@ -2,8 +2,9 @@
 import type { Orchestrator } from '../engine/orchestrator';
 import { liveSubscriptions } from '../events/iterate';
 import type { ResponseCache } from '../graphql/response-cache';
+import type { MaintenanceStats } from '../storage/sql';
 
-export async function renderMetrics(o: Orchestrator, cache?: ResponseCache): Promise<string> {
+export async function renderMetrics(o: Orchestrator, cache?: ResponseCache, storage?: MaintenanceStats | null): Promise<string> {
   const lines: string[] = [];
   const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: [Record<string, string>, number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -56,6 +57,14 @@ export async function renderMetrics(o: Orchestrator, cache?: ResponseCache): Pro
     metric('orchestrator_query_cache_hits_total', 'Cacheable queries answered from memory.', 'counter', [[{}, c.hits]]);
     metric('orchestrator_query_cache_misses_total', 'Cacheable queries executed (nothing kept, or data changed since).', 'counter', [[{}, c.misses]]);
     metric('orchestrator_query_cache_bytes', 'Estimated memory held by cached answers.', 'gauge', [[{}, c.bytes]]);
+  }
+  if (storage) {
+    const byTable = (pick: (t: MaintenanceStats['tables'][number]) => number) => storage.tables.map((t): [Record<string, string>, number] => [{ table: t.table }, pick(t)]);
+    metric('orchestrator_storage_vacuums_total', 'VACUUMs this instance ran on the embedded store, by table.', 'counter', byTable((t) => t.vacuums));
+    metric('orchestrator_storage_vacuum_last_seconds', 'How long the last VACUUM of each table held the store.', 'gauge', byTable((t) => t.lastVacuumSeconds));
+    metric('orchestrator_storage_dead_rows', 'Dead row versions of each table, as last read by the maintenance job.', 'gauge', byTable((t) => t.deadRows));
+    metric('orchestrator_storage_checkpoints_total', 'CHECKPOINTs this instance ran on the embedded store.', 'counter', [[{}, storage.checkpoints]]);
+    metric('orchestrator_storage_checkpoint_last_seconds', 'How long the last CHECKPOINT held the store.', 'gauge', [[{}, storage.lastCheckpointSeconds]]);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,9 @@
 // SqlDriver on PGlite: the embedded PostgreSQL, one connection, so every call is serialised.
 import { mkdirSync } from 'node:fs';
 import { PGlite, parse, protocol } from '@electric-sql/pglite';
-import type { Queryable, SqlDriver, SqlParam } from './sql';
+import type { Logger } from '../support/logger';
+import { PgliteMaintenance } from './pglite-maintenance';
+import type { MaintenanceStats, Queryable, SqlDriver, SqlParam } from './sql';
 
 const { serialize } = protocol;
 
@@ -9,6 +11,19 @@ const { serialize } = protocol;
 const YIELD_MS = 5;
 /** Prepared statements kept per database; the least recently used is closed beyond this. */
 const MAX_PREPARED = 500;
+
+export interface PgliteOptions {
+  /** How often to vacuum and checkpoint what needs it (see PgliteMaintenance); 0 never does. */
+  maintenanceIntervalMs: number;
+  log: Logger;
+}
+
+/**
+ * Caps on the WAL segments a checkpoint keeps for reuse (defaults 80 MB and 1 GB). In single-user
+ * mode nothing checkpoints on max_wal_size; PgliteMaintenance checkpoints every
+ * CHECKPOINT_WAL_BYTES, and a segment past these is removed instead of kept.
+ */
+const WAL_SETTINGS = ['-c', 'min_wal_size=32MB', '-c', 'max_wal_size=64MB'];
 
 /** A statement parsed once, by name: its parameter types and the shape of its rows. */
 interface Prepared {
@@ -68,13 +83,17 @@ export class PgliteDriver implements SqlDriver {
   /** Committed changes so far (see SqlDriver.changeCount); `changing` marks the running call as one. */
   private changes = 0;
   private changing = false;
+  private maintenance: PgliteMaintenance | null = null;
 
   private constructor(private readonly db: PGlite) {}
 
-  /** Opens (or creates) the database in `dataDir`; `memory://` keeps it in memory. */
-  static async open(dataDir: string): Promise<PgliteDriver> {
+  /**
+   * Opens (or creates) the database in `dataDir`; `memory://` keeps it in memory. With `options`
+   * it also maintains it (vacuum, checkpoint), as a server must; without, nothing does.
+   */
+  static async open(dataDir: string, options?: PgliteOptions): Promise<PgliteDriver> {
     if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-    const db = await PGlite.create(dataDir);
+    const db = await PGlite.create(dataDir, { startParams: [...PGlite.defaultStartParams, ...WAL_SETTINGS] });
     // Each statement is planned once, when first prepared, and that plan is reused. Under the
     // default ('auto') PostgreSQL kept re-planning the claim for every call (its generic plan's
     // estimate never beat the custom plans'), and planning was half its cost: a one-task claim
@@ -85,7 +104,12 @@ export class PgliteDriver implements SqlDriver {
     // stalled the transaction crossing into it (10 ms instead of 1.5 here; 3 ms without). Zeroing
     // only pre-allocates space; what is written and when it is flushed do not change.
     await db.exec('SET wal_init_zero = off');
-    return new PgliteDriver(db);
+    const driver = new PgliteDriver(db);
+    if (options) {
+      driver.maintenance = new PgliteMaintenance(driver, options.maintenanceIntervalMs, options.log);
+      driver.maintenance.start();
+    }
+    return driver;
   }
 
   /**
@@ -121,6 +145,23 @@ export class PgliteDriver implements SqlDriver {
 
   changeCount(): number {
     return this.changes;
+  }
+
+  maintenanceStats(): MaintenanceStats | null {
+    return this.maintenance?.stats() ?? null;
+  }
+
+  /**
+   * Runs a statement that changes no data (VACUUM, CHECKPOINT) in its turn, outside any
+   * transaction and without counting a change (answers cached for queries stay valid); resolves
+   * with how long it ran, in ms.
+   */
+  command(sql: string): Promise<number> {
+    return this.serial(async () => {
+      const started = performance.now();
+      await this.db.exec(sql);
+      return performance.now() - started;
+    });
   }
 
   /**
@@ -220,6 +261,7 @@ export class PgliteDriver implements SqlDriver {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.maintenance?.stop();
     // Statements queued while earlier ones finish still run; only then is the database closed.
     for (let tail = this.tail; ; tail = this.tail) {
       await tail;

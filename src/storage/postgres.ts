@@ -37,6 +37,11 @@ export class PostgresDriver implements SqlDriver {
     return null;
   }
 
+  /** PostgreSQL vacuums and checkpoints by itself (autovacuum, the checkpointer). */
+  maintenanceStats(): null {
+    return null;
+  }
+
   private constructor(private readonly pool: Pool) {}
 
   static async open(o: PostgresOptions): Promise<PostgresDriver> {

@@ -20,4 +20,13 @@ export interface SqlDriver extends Queryable {
    * two moments mean no data changed between them.
    */
   changeCount(): number | null;
+  /** What this driver did to maintain the database; null where the database maintains itself (PostgreSQL's autovacuum). */
+  maintenanceStats(): MaintenanceStats | null;
+}
+
+/** What a driver did to keep an embedded database in shape (see PgliteMaintenance). */
+export interface MaintenanceStats {
+  tables: { table: string; vacuums: number; lastVacuumSeconds: number; deadRows: number }[];
+  checkpoints: number;
+  lastCheckpointSeconds: number;
 }

@@ -29,7 +29,7 @@ const backends: Backend[] = [
       const schema = uniqueSchema('store');
       await driver.exec(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`);
       return {
-        driver: { ...driver, kind: driver.kind, query: driver.query.bind(driver), exec: driver.exec.bind(driver), transaction: driver.transaction.bind(driver), changeCount: driver.changeCount.bind(driver), close: async () => undefined },
+        driver: { ...driver, kind: driver.kind, query: driver.query.bind(driver), exec: driver.exec.bind(driver), transaction: driver.transaction.bind(driver), changeCount: driver.changeCount.bind(driver), maintenanceStats: () => null, close: async () => undefined },
         cleanup: () => driver.exec(`SET search_path TO public; DROP SCHEMA ${schema} CASCADE`),
       };
     },
