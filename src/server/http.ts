@@ -185,7 +185,6 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   log.info('server listening', {
     url: `http://${host}:${port}/graphql`,
-    instanceId: config.engine.instanceId,
     storage: config.database ? 'postgres' : `pglite ${config.dataDir}`,
     events: config.redisUrl ? 'redis' : 'in-process',
   });

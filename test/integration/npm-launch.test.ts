@@ -33,6 +33,8 @@ async function stopsOnSigterm(command: string, args: string[]): Promise<string> 
       if (listening) await new Promise((r) => setTimeout(r, 100));
     }
     expect(listening).toBe(false);
+    // The port closes before storage does: the last line comes a moment later (bounded wait).
+    for (let i = 0; i < 100 && !out.includes('"msg":"server stopped"'); i++) await new Promise((r) => setTimeout(r, 100));
     return out;
   } finally {
     child.kill('SIGKILL');
