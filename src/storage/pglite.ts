@@ -1,6 +1,7 @@
 // SqlDriver on PGlite: the embedded PostgreSQL, one connection, so every call is serialised.
 import { mkdirSync } from 'node:fs';
 import { PGlite, parse, protocol } from '@electric-sql/pglite';
+import { classifyPostgresError } from './errors';
 import type { Queryable, SqlDriver, SqlParam } from './sql';
 
 const { serialize } = protocol;
@@ -176,10 +177,15 @@ export class PgliteDriver implements SqlDriver {
       const serializer = serializers[p.paramTypes[i] as number];
       return serializer ? serializer(v) : String(v);
     });
-    const { messages } = await this.db.execProtocol(
-      concat([serialize.bind({ statement: p.name, values }), serialize.execute({}), serialize.sync()]),
-      { syncToFs },
-    );
+    let messages: BackendMessage[];
+    try {
+      ({ messages } = await this.db.execProtocol(
+        concat([serialize.bind({ statement: p.name, values }), serialize.execute({}), serialize.sync()]),
+        { syncToFs },
+      ));
+    } catch (e) {
+      throw classifyPostgresError(e);
+    }
     const parsers = (this.db as unknown as { parsers: Parsers }).parsers;
     const [result] = parse.parseResults(p.rowDescription ? [p.rowDescription, ...messages] : messages, parsers);
     if (p.writes === 'always' || (p.writes === 'counted' && !(result && COUNTED.has(result.command ?? '') && result.affectedRows === 0))) {

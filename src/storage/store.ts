@@ -7,6 +7,8 @@ import type { HistoryDraft, HistoryEvent } from '../domain/history';
 import type { QualityCounts } from '../domain/quality';
 import type { Task, Workflow } from '../domain/workflow';
 
+export { isStorageError, StorageError, type StorageErrorKind } from './errors';
+
 export interface ErrorFilter {
   types?: ErrorType[] | null;
   severities?: ErrorSeverity[] | null;

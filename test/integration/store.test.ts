@@ -10,7 +10,7 @@ import { PgliteDriver, writes } from '../../src/storage/pglite';
 import { PostgresDriver } from '../../src/storage/postgres';
 import type { SqlDriver } from '../../src/storage/sql';
 import { SqlStore } from '../../src/storage/sql-store';
-import type { NewTask, Store } from '../../src/storage/store';
+import { StorageError, type NewTask, type Store } from '../../src/storage/store';
 import { databaseUrl, dropSchema, uniqueSchema } from '../helpers/database';
 
 interface Backend {
@@ -260,6 +260,37 @@ describe.each(backends)('Store on $name', (backend) => {
     expect((await store.listCache('a_', now)).map((e) => e.key)).toEqual(['a_b']);
     expect(await store.getCache('a_gone', now)).toBeNull();
     expect(await store.clearCache('a', now)).toBe(2);
+  });
+
+  it('reports a duplicate unique value as a StorageError of kind unique-violation', async () => {
+    const workflow = (id: string) => ({
+      id, seq: '0', name: 'w', status: WorkflowStatus.PENDING, input: null, output: null, idempotencyKey: 'same-key',
+      createdAt: new Date(), startedAt: null, finishedAt: null, remaining: 0, failedRequired: 0, partial: 0,
+    });
+    await store.transaction((tx) => tx.insertWorkflows([workflow(randomUUID())]));
+    const error = await store.transaction((tx) => tx.insertWorkflows([workflow(randomUUID())])).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).kind).toBe('unique-violation');
+  });
+
+  // PGlite has one session: transactions never interleave, so they never deadlock.
+  (backend.name === 'PostgreSQL' ? it : it.skip)('reports a deadlock as a StorageError of kind retryable-conflict', async () => {
+    const [a, b] = [await agent('a'), await agent('b')];
+    let bothLocked: () => void = () => undefined;
+    let locked = 0;
+    const barrier = new Promise<void>((r) => (bothLocked = r));
+    const crossing = (first: string, second: string) =>
+      store.transaction(async (tx) => {
+        await tx.getAgentForUpdate(first);
+        if (++locked === 2) bothLocked();
+        await barrier;
+        await tx.getAgentForUpdate(second);
+      });
+    const results = await Promise.allSettled([crossing(a, b), crossing(b, a)]);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toBeInstanceOf(StorageError);
+    expect((refused[0] as StorageError).kind).toBe('retryable-conflict');
   });
 
   // PGlite has one session, so a second transaction simply waits its turn: nothing to race there.
