@@ -5,6 +5,7 @@ import { bySeq, dispatchOrder } from '../../domain/workflow';
 import type { ChangedTask } from '../records';
 import { iso, taskColumns, toChanged, toTask } from './rows';
 import { SqlRole } from './sql-role';
+import { RETRIED_TASKS, UNFINISHED_TASKS } from './statuses';
 
 /** Part of TaskLifecycle. */
 export class SqlDependencies extends SqlRole {
@@ -66,7 +67,7 @@ export class SqlDependencies extends SqlRole {
   async cancelUnfinishedTasks(workflowId: string, at: Date): Promise<ChangedTask[]> {
     const rows = await this.rows(
       `WITH old AS (
-         SELECT id, status FROM tasks WHERE workflow_id = $1 AND status IN ('PENDING', 'QUEUED', 'RUNNING') FOR UPDATE
+         SELECT id, status FROM tasks WHERE workflow_id = $1 AND status IN ${UNFINISHED_TASKS} FOR UPDATE
        )
        UPDATE tasks t SET status = 'CANCELLED', finished_at = $2::timestamptz, lease_id = NULL, lease_expires_at = NULL
          FROM old WHERE t.id = old.id
@@ -79,7 +80,7 @@ export class SqlDependencies extends SqlRole {
   async resetFailedTasks(workflowId: string): Promise<ChangedTask[]> {
     const reset = await this.rows(
       `WITH old AS (
-         SELECT id, status FROM tasks WHERE workflow_id = $1 AND status IN ('FAILED', 'CANCELLED', 'SKIPPED') FOR UPDATE
+         SELECT id, status FROM tasks WHERE workflow_id = $1 AND status IN ${RETRIED_TASKS} FOR UPDATE
        )
        UPDATE tasks t SET status = 'PENDING', outcome = NULL, output = NULL, resolved_input = NULL, attempt = 0,
               finished_at = NULL, started_at = NULL, agent_id = NULL, progress = NULL, progress_message = NULL,

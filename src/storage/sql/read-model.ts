@@ -6,7 +6,7 @@ import type { ReadModel } from '../store';
 import { Conditions, pagedByStatus } from './paging';
 import { date, TASK_SELECT, toTask, toWorkflow, WORKFLOW_SELECT } from './rows';
 import { SqlRole } from './sql-role';
-import { READY } from './statuses';
+import { OPEN_WORKFLOWS, READY } from './statuses';
 
 function workflowConditions(f: WorkflowFilter, params?: SqlParam[]): Conditions {
   return new Conditions(params).in('status', f.statuses).eq('name', f.name);
@@ -37,7 +37,7 @@ export class SqlReadModel extends SqlRole implements ReadModel {
   }
 
   async countRunningWorkflows(): Promise<number> {
-    return this.count(`SELECT count(*)::int AS n FROM workflows WHERE status IN ('PENDING', 'RUNNING')`);
+    return this.count(`SELECT count(*)::int AS n FROM workflows WHERE status IN ${OPEN_WORKFLOWS}`);
   }
 
   async getTasks(ids: readonly string[]): Promise<StoredTask[]> {

@@ -1,9 +1,11 @@
 // Workflows' write side in SQL: locked lookups, the counters results count into, status changes.
 import type { WorkflowStatus } from '../../domain/enums';
+import { isWorkflowFinished } from '../../domain/workflow';
 import type { StoredWorkflow, WorkflowDelta } from '../records';
 import type { Queryable } from '../sql';
 import { iso, type Row, toWorkflow, WORKFLOW_COLUMNS, WORKFLOW_SELECT, workflowColumns } from './rows';
 import { SqlRole } from './sql-role';
+import { OPEN_WORKFLOWS, UNFINISHED_TASKS } from './statuses';
 
 /** Adds to workflows' counters (only open ones when `openOnly`), one lock order for all. */
 async function bump(db: Queryable, deltas: WorkflowDelta[], openOnly: boolean): Promise<StoredWorkflow[]> {
@@ -12,7 +14,7 @@ async function bump(db: Queryable, deltas: WorkflowDelta[], openOnly: boolean): 
   const rows = await db.query<Row>(
     `UPDATE workflows w SET remaining = w.remaining + d.r, failed_required = w.failed_required + d.f, partial = w.partial + d.p
        FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) AS d(id, r, f, p)
-      WHERE w.id = d.id ${openOnly ? `AND w.status IN ('PENDING', 'RUNNING')` : ''}
+      WHERE w.id = d.id ${openOnly ? `AND w.status IN ${OPEN_WORKFLOWS}` : ''}
       RETURNING ${workflowColumns('w.')}`,
     [
       sorted.map((d) => d.id),
@@ -45,7 +47,7 @@ export class SqlWorkflows extends SqlRole {
     at: Date,
     extra: { cancelReason?: string | null; reopen?: boolean } = {},
   ): Promise<StoredWorkflow> {
-    const finished = status !== 'PENDING' && status !== 'RUNNING';
+    const finished = isWorkflowFinished(status);
     const [r] = await this.rows(
       `UPDATE workflows SET status = $2,
               finished_at = CASE WHEN $3 THEN $4::timestamptz ELSE NULL END,
@@ -70,7 +72,7 @@ export class SqlWorkflows extends SqlRole {
   async recountWorkflow(workflowId: string): Promise<StoredWorkflow> {
     const [r] = await this.rows(
       `UPDATE workflows w SET
-          remaining = (SELECT count(*) FROM tasks WHERE workflow_id = w.id AND status IN ('PENDING', 'QUEUED', 'RUNNING')),
+          remaining = (SELECT count(*) FROM tasks WHERE workflow_id = w.id AND status IN ${UNFINISHED_TASKS}),
           failed_required = (SELECT count(*) FROM tasks WHERE workflow_id = w.id
                                AND ((status = 'FAILED' AND NOT continue_on_failure) OR status = 'CANCELLED')),
           partial = (SELECT count(*) FROM tasks WHERE workflow_id = w.id
@@ -83,7 +85,7 @@ export class SqlWorkflows extends SqlRole {
 
   async deleteFinishedWorkflows(): Promise<number> {
     return this.count(
-      `WITH d AS (DELETE FROM workflows WHERE status NOT IN ('PENDING', 'RUNNING') RETURNING 1)
+      `WITH d AS (DELETE FROM workflows WHERE status NOT IN ${OPEN_WORKFLOWS} RETURNING 1)
        SELECT count(*)::int AS n FROM d`,
     );
   }
