@@ -109,10 +109,9 @@ export interface NewTask {
   lease?: NewLease;
 }
 
-/** The lease of a task leased as it is inserted: its first claim. */
+/** The lease of a task leased as it is inserted: its first claim (the insert makes its id). */
 export interface NewLease {
   agentId: string;
-  leaseId: string;
   expiresAt: Date;
   /** When it was claimed (and started). */
   at: Date;

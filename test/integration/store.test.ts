@@ -91,7 +91,7 @@ describe.each(backends)('Store on $name', (backend) => {
   async function workflowWith(tasks: (wid: string) => NewTask[]) {
     const wid = randomUUID();
     const rows = tasks(wid);
-    await store.transaction(async (tx) => {
+    const inserted = await store.transaction(async (tx) => {
       await tx.insertWorkflows([{
         id: wid,
         seq: '0',
@@ -107,9 +107,9 @@ describe.each(backends)('Store on $name', (backend) => {
         failedRequired: 0,
         partial: 0,
       }]);
-      await tx.insertTasks(rows);
+      return tx.insertTasks(rows);
     });
-    return { wid, rows };
+    return { wid, rows, inserted };
   }
 
   async function agent(name: string, capabilities = ['cap'], concurrency = 100): Promise<string> {
@@ -175,14 +175,15 @@ describe.each(backends)('Store on $name', (backend) => {
   it('inserts a task already leased, counted in its agent, its lease found and completed as a claimed one', async () => {
     const a = await agent('eager', ['cap'], 5);
     const at = new Date();
-    let leaseId = '';
-    await workflowWith((wid) => {
+    const { inserted } = await workflowWith((wid) => {
       const leased = task(wid, 'leased', { status: TaskStatus.RUNNING });
-      // Named as the claim names leases: task, claim number, random part.
-      leaseId = `${leased.id}:1:${randomUUID().replaceAll('-', '')}`;
-      leased.lease = { agentId: a, leaseId, expiresAt: new Date(at.getTime() + 60_000), at };
+      leased.lease = { agentId: a, expiresAt: new Date(at.getTime() + 60_000), at };
       return [leased, task(wid, 'queued', { status: TaskStatus.QUEUED })];
     });
+    // Named by the insert as a claim names leases: task, claim number (its first), random part.
+    const leaseId = inserted[0]?.leaseId as string;
+    expect(leaseId).toMatch(new RegExp(`^${inserted[0]?.id}:1:[0-9a-f]{32}$`));
+    expect(inserted[1]?.leaseId).toBeNull();
     expect((await store.getAgents([a]))[0]?.runningTasks).toBe(1);
     const [lease] = await store.transaction((tx) => tx.getLeases([leaseId]));
     expect(lease?.task).toMatchObject({ key: 'leased', status: TaskStatus.RUNNING, agentId: a, attempt: 1, startedAt: at, claimedAt: at });

@@ -1,6 +1,7 @@
 // What a workflow start writes, in a few statements for any number of workflows: the workflows,
 // their tasks (some already leased to a waiting agent) and the edges between them.
 import type { NewTask, StoredTask, StoredWorkflow } from '../records';
+import { firstLeaseId } from './lease-ids';
 import { iso, json, parsed, type Row, toWorkflow, WORKFLOW_SELECT } from './rows';
 import { SqlRole } from './sql-role';
 
@@ -45,8 +46,10 @@ export class SqlStarts extends SqlRole {
     if (tasks.length === 0) return [];
     const col = <K extends keyof NewTask>(k: K) => tasks.map((t) => t[k]);
     // Tasks given to an agent as they are written (a start with an agent waiting) carry their first
-    // lease: a statement of its own text, so that starts without one keep the shorter statement.
-    const lease = tasks.some((t) => t.lease)
+    // lease (its id made here, as the claim makes the others): a statement of its own text, so that
+    // starts without one keep the shorter statement.
+    const leaseIds = tasks.some((t) => t.lease) ? tasks.map((t) => (t.lease ? firstLeaseId(t.id) : null)) : null;
+    const lease = leaseIds
       ? {
           columns: ', agent_id, attempt, claims, lease_id, lease_expires_at, claimed_at, started_at',
           values: `, agent_id, CASE WHEN lease_id IS NULL THEN 0 ELSE 1 END, CASE WHEN lease_id IS NULL THEN 0 ELSE 1 END,
@@ -104,7 +107,7 @@ export class SqlStarts extends SqlRole {
         ...(lease
           ? [
               tasks.map((t) => t.lease?.agentId ?? null) as string[],
-              tasks.map((t) => t.lease?.leaseId ?? null) as string[],
+              leaseIds as string[],
               tasks.map((t) => iso(t.lease?.expiresAt)) as string[],
               tasks.map((t) => iso(t.lease?.at)) as string[],
             ]
@@ -113,7 +116,7 @@ export class SqlStarts extends SqlRole {
     );
     // As insertWorkflows: only seq and the stored input come back. In the order given, which is seq order.
     const byId = new Map(rows.map((r) => [String(r.id), r]));
-    return tasks.map((t) => {
+    return tasks.map((t, i) => {
       const r = byId.get(t.id) as Row;
       return {
         id: t.id,
@@ -141,7 +144,7 @@ export class SqlStarts extends SqlRole {
         finishedAt: null,
         hasRefs: t.hasRefs,
         pendingDeps: t.pendingDeps,
-        leaseId: t.lease?.leaseId ?? null,
+        leaseId: leaseIds?.[i] ?? null,
         leaseExpiresAt: t.lease?.expiresAt ?? null,
         claimedAt: t.lease?.at ?? null,
         progressAt: null,
