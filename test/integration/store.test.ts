@@ -192,6 +192,38 @@ describe.each(backends)('Store on $name', (backend) => {
     expect((await store.getAgents([a]))[0]?.runningTasks).toBe(0);
   });
 
+  // The count is kept in two places (the leased insert, and migration 005's triggers): they must agree.
+  it('keeps each agent\'s running count equal to its RUNNING tasks through leased inserts, claims, results, requeues and deletes', async () => {
+    const [a, b] = [await agent('a', ['cap'], 50), await agent('b', ['cap'], 50)];
+    const at = new Date();
+    const expiresAt = new Date(at.getTime() + 60_000);
+    const { inserted } = await workflowWith((wid) => [
+      ...[0, 1, 2].map((i) => task(wid, `leased-a${i}`, { status: TaskStatus.RUNNING, lease: { agentId: a, expiresAt, at } })),
+      task(wid, 'leased-b', { status: TaskStatus.RUNNING, lease: { agentId: b, expiresAt, at } }),
+      ...Array.from({ length: 6 }, (_, i) => task(wid, `queued${i}`, { status: TaskStatus.QUEUED })),
+    ]);
+    const agree = async () => {
+      const counted = await driver.query<{ id: string; running: number; actual: number }>(
+        `SELECT a.id, a.running, (SELECT count(*)::int FROM tasks t WHERE t.agent_id = a.id AND t.status = 'RUNNING') AS actual
+           FROM agents a WHERE a.id = ANY($1::text[])`,
+        [[a, b]],
+      );
+      for (const r of counted) expect(r.running).toBe(r.actual);
+      return Object.fromEntries(counted.map((r) => [r.id, r.running]));
+    };
+    expect(await agree()).toEqual({ [a]: 3, [b]: 1 });
+    const claimed = await store.transaction((tx) => tx.claimTasks({ agentId: b, capabilities: ['cap'], limit: 4, now: at, expiresAt }));
+    expect(await agree()).toEqual({ [a]: 3, [b]: 5 });
+    await store.transaction((tx) =>
+      tx.completeLeasedTasks([{ leaseId: inserted[0]?.leaseId as string, outcome: TaskOutcome.SUCCESS, output: null }], new Date()),
+    );
+    await store.transaction((tx) => tx.requeueTask(claimed[0]?.id as string, new Date()));
+    await store.transaction((tx) => tx.returnLeases({ leaseIds: [claimed[1]?.leaseId as string] }));
+    expect(await agree()).toEqual({ [a]: 2, [b]: 3 });
+    await driver.query('DELETE FROM tasks WHERE id = $1', [inserted[1]?.id as string]);
+    expect(await agree()).toEqual({ [a]: 1, [b]: 3 });
+  });
+
   it('locks an agent for a lease and tells whether a claim of its would find anything: QUEUED, of its capabilities, available now', async () => {
     const now = new Date();
     const [one, two, none] = [await agent('one', ['cap']), await agent('two', ['cap', 'cap.other']), await agent('none', [])];

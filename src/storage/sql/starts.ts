@@ -77,8 +77,11 @@ export class SqlStarts extends SqlRole {
        RETURNING id, seq::text AS seq, coalesce(resolved_input, input)::text AS input`;
     const rows = await this.rows(
       lease
-        ? // The running count is kept by triggers on UPDATE and DELETE (migration 005); tasks inserted
-          // RUNNING are counted by the same statement.
+        ? // An agent's running count is kept by triggers on UPDATE and DELETE (migration 005, whose
+          // rule this repeats: RUNNING rows with an agent count); tasks inserted RUNNING are counted
+          // here, by the statement that inserts them. A trigger on INSERT would keep the rule in one
+          // place but cost every start: a statement trigger captures every inserted row, leased or
+          // not, and a row trigger updates the agent once per leased task.
           `WITH ins AS (${insert}, agent_id, status),
                 counted AS (UPDATE agents a SET running = a.running + c.n
                               FROM (SELECT agent_id, count(*)::int AS n FROM ins
