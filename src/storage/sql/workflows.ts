@@ -13,9 +13,9 @@ async function bump(db: Queryable, deltas: WorkflowDelta[], openOnly: boolean): 
   const sorted = [...deltas].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // one lock order
   const rows = await db.query<Row>(
     `UPDATE workflows w SET remaining = w.remaining + d.r, failed_required = w.failed_required + d.f, partial = w.partial + d.p
-       FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) AS d(id, r, f, p)
-      WHERE w.id = d.id ${openOnly ? `AND w.status IN ${OPEN_WORKFLOWS}` : ''}
-      RETURNING ${workflowColumns('w.')}`,
+         FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) AS d(id, r, f, p)
+        WHERE w.id = d.id ${openOnly ? `AND w.status IN ${OPEN_WORKFLOWS}` : ''}
+        RETURNING ${workflowColumns('w.')}`,
     [
       sorted.map((d) => d.id),
       sorted.map((d) => String(d.remaining)),
