@@ -52,12 +52,15 @@ export interface WorkflowProgress {
   fraction: number;
 }
 
-const FINISHED: ReadonlySet<TaskStatus> = new Set([
-  TaskStatus.COMPLETED,
-  TaskStatus.FAILED,
-  TaskStatus.CANCELLED,
-  TaskStatus.SKIPPED,
-]);
+/** The statuses a task ends in: nothing more happens to it unless a workflow retry runs it again. */
+export const FINISHED_TASK_STATUSES: readonly TaskStatus[] = [TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.SKIPPED];
+const FINISHED: ReadonlySet<TaskStatus> = new Set(FINISHED_TASK_STATUSES);
+/** The others, in the enum's order: waiting, ready, running. */
+export const UNFINISHED_TASK_STATUSES: readonly TaskStatus[] = Object.values(TaskStatus).filter((s) => !FINISHED.has(s));
+/** What a workflow retry runs again: the tasks that finished without completing. */
+export const RETRIED_TASK_STATUSES: readonly TaskStatus[] = FINISHED_TASK_STATUSES.filter((s) => s !== TaskStatus.COMPLETED);
+/** A workflow in one of these has not finished. */
+export const OPEN_WORKFLOW_STATUSES: readonly WorkflowStatus[] = [WorkflowStatus.PENDING, WorkflowStatus.RUNNING];
 
 export function isFinished(status: TaskStatus): boolean {
   return FINISHED.has(status);
@@ -100,7 +103,7 @@ export const bySeq = (a: Task, b: Task) => Number(BigInt(a.seq) - BigInt(b.seq))
 export const dispatchOrder = <T extends Task>(tasks: T[]): T[] => tasks.sort((a, b) => b.priority - a.priority || bySeq(a, b));
 
 export function isWorkflowFinished(status: WorkflowStatus): boolean {
-  return status !== WorkflowStatus.PENDING && status !== WorkflowStatus.RUNNING;
+  return !OPEN_WORKFLOW_STATUSES.includes(status);
 }
 
 /** A lease: one agent's claim on one attempt of one task. Its id fences completion. */

@@ -5,7 +5,6 @@ import { AgentKind, AgentStatus, ErrorSeverity, ErrorType, HistoryEventType, Tas
 import { conflict, type DomainError, invalid, notFound } from '../domain/errors';
 import { ErrorRecordBuilder } from '../domain/error-record';
 import { dispatchOrder, type Task, type TaskLease } from '../domain/workflow';
-import { randomUUID } from 'node:crypto';
 import { newId } from '../support/ids';
 import type { LeaseLookup, NewLease, NewTask, ReturnedLeases, Store, StoredAgent, StoredTask } from '../storage/store';
 import { publicAgent } from './agents';
@@ -33,12 +32,6 @@ export interface FailInput {
   context?: unknown;
   retryable?: boolean | null;
 }
-
-/**
- * A first lease's id, as the claim statement makes them: "<task id>:<claim number>:<random>" (see
- * the store's lease ids), claim number 1.
- */
-const newLeaseId = (taskId: string) => `${taskId}:1:${randomUUID().replaceAll('-', '')}`;
 
 function toLease(t: StoredTask): TaskLease {
   return {
@@ -215,7 +208,7 @@ export class LeaseService {
     const chosen = [...mine].sort((a, b) => b.priority - a.priority).slice(0, Math.min(max, free));
     const expiresAt = new Date(now.getTime() + this.ctx.options.leaseTimeoutMs);
     const leases = new Map(
-      chosen.map((t): [string, NewLease] => [t.id, { agentId, leaseId: newLeaseId(t.id), expiresAt, at: now }]),
+      chosen.map((t): [string, NewLease] => [t.id, { agentId, expiresAt, at: now }]),
     );
     return {
       leases,

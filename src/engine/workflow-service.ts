@@ -6,7 +6,7 @@ import { resolveRefs } from '../domain/refs';
 import { HistoryEventType, TaskStatus, WorkflowStatus } from '../domain/enums';
 import { conflict, invalid, notFound } from '../domain/errors';
 import { isFinished, isWorkflowFinished, type Task, type Workflow } from '../domain/workflow';
-import type { NewTask, Store, StoredTask, StoredWorkflow } from '../storage/store';
+import { isStorageError, type NewTask, type Store, type StoredTask, type StoredWorkflow } from '../storage/store';
 import type { StartLeases } from './dispatcher';
 import type { EngineContext } from './context';
 import { GroupCommit } from './group-commit';
@@ -32,7 +32,7 @@ const asQueued = (t: StoredTask): StoredTask => ({
   claimedAt: null,
 });
 
-const isUniqueViolation = (e: unknown) => (e as { code?: string } | null)?.code === '23505';
+const isUniqueViolation = (e: unknown) => isStorageError(e, 'unique-violation');
 
 /** The most steps written by one group of starts (one workflow may be larger, alone). */
 const GROUP_STEPS = 10_000;

@@ -2,7 +2,7 @@
 // then, only after the commit, its events on the bus.
 import type { HistoryDraft } from '../domain/history';
 import type { EventBus, OrchestratorEvent } from '../events/event-bus';
-import type { Store } from '../storage/store';
+import { isStorageError, type Store } from '../storage/store';
 import type { Logger } from '../support/logger';
 
 export class Changes {
@@ -55,7 +55,7 @@ export class Changes {
 }
 
 const MAX_TX_ATTEMPTS = 5;
-const isRetryableConflict = (e: unknown) => ['40P01', '40001'].includes((e as { code?: string } | null)?.code ?? '');
+const isRetryableConflict = (e: unknown) => isStorageError(e, 'retryable-conflict');
 
 /** Work a transaction does last, before it commits: it sees everything the transaction changed. */
 export type BeforeCommit = (tx: Store, changes: Changes) => Promise<void>;

@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, parse, protocol } from '@electric-sql/pglite';
 import type { Logger } from '../support/logger';
+import { classifyPostgresError } from './errors';
 import { PgliteMaintenance } from './pglite-maintenance';
 import type { MaintenanceStats, Queryable, SqlDriver, SqlParam } from './sql';
 
@@ -217,10 +218,15 @@ export class PgliteDriver implements SqlDriver {
       const serializer = serializers[p.paramTypes[i] as number];
       return serializer ? serializer(v) : String(v);
     });
-    const { messages } = await this.db.execProtocol(
-      concat([serialize.bind({ statement: p.name, values }), serialize.execute({}), serialize.sync()]),
-      { syncToFs },
-    );
+    let messages: BackendMessage[];
+    try {
+      ({ messages } = await this.db.execProtocol(
+        concat([serialize.bind({ statement: p.name, values }), serialize.execute({}), serialize.sync()]),
+        { syncToFs },
+      ));
+    } catch (e) {
+      throw classifyPostgresError(e);
+    }
     const parsers = (this.db as unknown as { parsers: Parsers }).parsers;
     const [result] = parse.parseResults(p.rowDescription ? [p.rowDescription, ...messages] : messages, parsers);
     if (p.writes === 'always' || (p.writes === 'counted' && !(result && COUNTED.has(result.command ?? '') && result.affectedRows === 0))) {

@@ -2,6 +2,7 @@
 import { Pool, type PoolClient } from 'pg';
 import { unavailable } from '../domain/errors';
 import type { Logger } from '../support/logger';
+import { classifyPostgresError } from './errors';
 import type { Queryable, SqlDriver, SqlParam } from './sql';
 
 export interface PostgresOptions {
@@ -23,8 +24,9 @@ function isConnectionError(e: unknown): boolean {
   );
 }
 
+/** A driver error as the layers above see it: unavailable storage, a StorageError, or a bad statement as it is. */
 function translate(e: unknown): unknown {
-  return isConnectionError(e) ? unavailable('storage (PostgreSQL)', (e as Error).message) : e;
+  return isConnectionError(e) ? unavailable('storage (PostgreSQL)', (e as Error).message) : classifyPostgresError(e);
 }
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -91,7 +93,15 @@ export class PostgresDriver implements SqlDriver {
     try {
       await client.query('BEGIN');
       const result = await fn({
-        query: async <R>(sql: string, params: SqlParam[] = []) => (await client.query(sql, params)).rows as R[],
+        query: async <R>(sql: string, params: SqlParam[] = []) => {
+          try {
+            return (await client.query(sql, params)).rows as R[];
+          } catch (e) {
+            // Classified here already, for code inside the transaction that catches it; connection
+            // trouble is left for the transaction to see (it must not roll back on a broken client).
+            throw classifyPostgresError(e);
+          }
+        },
       });
       await client.query('COMMIT');
       return result;

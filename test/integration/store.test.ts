@@ -10,7 +10,7 @@ import { PgliteDriver, writes } from '../../src/storage/pglite';
 import { PostgresDriver } from '../../src/storage/postgres';
 import type { SqlDriver } from '../../src/storage/sql';
 import { SqlStore } from '../../src/storage/sql-store';
-import type { NewTask, Store } from '../../src/storage/store';
+import { StorageError, type NewTask, type Store } from '../../src/storage/store';
 import { databaseUrl, dropSchema, uniqueSchema } from '../helpers/database';
 
 interface Backend {
@@ -91,7 +91,7 @@ describe.each(backends)('Store on $name', (backend) => {
   async function workflowWith(tasks: (wid: string) => NewTask[]) {
     const wid = randomUUID();
     const rows = tasks(wid);
-    await store.transaction(async (tx) => {
+    const inserted = await store.transaction(async (tx) => {
       await tx.insertWorkflows([{
         id: wid,
         seq: '0',
@@ -107,9 +107,9 @@ describe.each(backends)('Store on $name', (backend) => {
         failedRequired: 0,
         partial: 0,
       }]);
-      await tx.insertTasks(rows);
+      return tx.insertTasks(rows);
     });
-    return { wid, rows };
+    return { wid, rows, inserted };
   }
 
   async function agent(name: string, capabilities = ['cap'], concurrency = 100): Promise<string> {
@@ -175,20 +175,53 @@ describe.each(backends)('Store on $name', (backend) => {
   it('inserts a task already leased, counted in its agent, its lease found and completed as a claimed one', async () => {
     const a = await agent('eager', ['cap'], 5);
     const at = new Date();
-    let leaseId = '';
-    await workflowWith((wid) => {
+    const { inserted } = await workflowWith((wid) => {
       const leased = task(wid, 'leased', { status: TaskStatus.RUNNING });
-      // Named as the claim names leases: task, claim number, random part.
-      leaseId = `${leased.id}:1:${randomUUID().replaceAll('-', '')}`;
-      leased.lease = { agentId: a, leaseId, expiresAt: new Date(at.getTime() + 60_000), at };
+      leased.lease = { agentId: a, expiresAt: new Date(at.getTime() + 60_000), at };
       return [leased, task(wid, 'queued', { status: TaskStatus.QUEUED })];
     });
+    // Named by the insert as a claim names leases: task, claim number (its first), random part.
+    const leaseId = inserted[0]?.leaseId as string;
+    expect(leaseId).toMatch(new RegExp(`^${inserted[0]?.id}:1:[0-9a-f]{32}$`));
+    expect(inserted[1]?.leaseId).toBeNull();
     expect((await store.getAgents([a]))[0]?.runningTasks).toBe(1);
     const [lease] = await store.transaction((tx) => tx.getLeases([leaseId]));
     expect(lease?.task).toMatchObject({ key: 'leased', status: TaskStatus.RUNNING, agentId: a, attempt: 1, startedAt: at, claimedAt: at });
     const done = await store.transaction((tx) => tx.completeLeasedTasks([{ leaseId, outcome: TaskOutcome.SUCCESS, output: 1 }], new Date()));
     expect(done.map((d) => d.task.key)).toEqual(['leased']);
     expect((await store.getAgents([a]))[0]?.runningTasks).toBe(0);
+  });
+
+  // The count is kept in two places (the leased insert, and migration 005's triggers): they must agree.
+  it('keeps each agent\'s running count equal to its RUNNING tasks through leased inserts, claims, results, requeues and deletes', async () => {
+    const [a, b] = [await agent('a', ['cap'], 50), await agent('b', ['cap'], 50)];
+    const at = new Date();
+    const expiresAt = new Date(at.getTime() + 60_000);
+    const { inserted } = await workflowWith((wid) => [
+      ...[0, 1, 2].map((i) => task(wid, `leased-a${i}`, { status: TaskStatus.RUNNING, lease: { agentId: a, expiresAt, at } })),
+      task(wid, 'leased-b', { status: TaskStatus.RUNNING, lease: { agentId: b, expiresAt, at } }),
+      ...Array.from({ length: 6 }, (_, i) => task(wid, `queued${i}`, { status: TaskStatus.QUEUED })),
+    ]);
+    const agree = async () => {
+      const counted = await driver.query<{ id: string; running: number; actual: number }>(
+        `SELECT a.id, a.running, (SELECT count(*)::int FROM tasks t WHERE t.agent_id = a.id AND t.status = 'RUNNING') AS actual
+           FROM agents a WHERE a.id = ANY($1::text[])`,
+        [[a, b]],
+      );
+      for (const r of counted) expect(r.running).toBe(r.actual);
+      return Object.fromEntries(counted.map((r) => [r.id, r.running]));
+    };
+    expect(await agree()).toEqual({ [a]: 3, [b]: 1 });
+    const claimed = await store.transaction((tx) => tx.claimTasks({ agentId: b, capabilities: ['cap'], limit: 4, now: at, expiresAt }));
+    expect(await agree()).toEqual({ [a]: 3, [b]: 5 });
+    await store.transaction((tx) =>
+      tx.completeLeasedTasks([{ leaseId: inserted[0]?.leaseId as string, outcome: TaskOutcome.SUCCESS, output: null }], new Date()),
+    );
+    await store.transaction((tx) => tx.requeueTask(claimed[0]?.id as string, new Date()));
+    await store.transaction((tx) => tx.returnLeases({ leaseIds: [claimed[1]?.leaseId as string] }));
+    expect(await agree()).toEqual({ [a]: 2, [b]: 3 });
+    await driver.query('DELETE FROM tasks WHERE id = $1', [inserted[1]?.id as string]);
+    expect(await agree()).toEqual({ [a]: 1, [b]: 3 });
   });
 
   it('locks an agent for a lease and tells whether a claim of its would find anything: QUEUED, of its capabilities, available now', async () => {
@@ -260,6 +293,37 @@ describe.each(backends)('Store on $name', (backend) => {
     expect((await store.listCache('a_', now)).map((e) => e.key)).toEqual(['a_b']);
     expect(await store.getCache('a_gone', now)).toBeNull();
     expect(await store.clearCache('a', now)).toBe(2);
+  });
+
+  it('reports a duplicate unique value as a StorageError of kind unique-violation', async () => {
+    const workflow = (id: string) => ({
+      id, seq: '0', name: 'w', status: WorkflowStatus.PENDING, input: null, output: null, idempotencyKey: 'same-key',
+      createdAt: new Date(), startedAt: null, finishedAt: null, remaining: 0, failedRequired: 0, partial: 0,
+    });
+    await store.transaction((tx) => tx.insertWorkflows([workflow(randomUUID())]));
+    const error = await store.transaction((tx) => tx.insertWorkflows([workflow(randomUUID())])).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).kind).toBe('unique-violation');
+  });
+
+  // PGlite has one session: transactions never interleave, so they never deadlock.
+  (backend.name === 'PostgreSQL' ? it : it.skip)('reports a deadlock as a StorageError of kind retryable-conflict', async () => {
+    const [a, b] = [await agent('a'), await agent('b')];
+    let bothLocked: () => void = () => undefined;
+    let locked = 0;
+    const barrier = new Promise<void>((r) => (bothLocked = r));
+    const crossing = (first: string, second: string) =>
+      store.transaction(async (tx) => {
+        await tx.getAgentForUpdate(first);
+        if (++locked === 2) bothLocked();
+        await barrier;
+        await tx.getAgentForUpdate(second);
+      });
+    const results = await Promise.allSettled([crossing(a, b), crossing(b, a)]);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toBeInstanceOf(StorageError);
+    expect((refused[0] as StorageError).kind).toBe('retryable-conflict');
   });
 
   // PGlite has one session, so a second transaction simply waits its turn: nothing to race there.

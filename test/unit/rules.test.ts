@@ -1,9 +1,15 @@
 import { effectiveAgentStatus, normalizeRegistration } from '../../src/domain/agent';
 import { cacheExpiry, checkCacheKey } from '../../src/domain/cache';
-import { AgentStatus, ErrorSeverity, severitiesAtLeast } from '../../src/domain/enums';
+import { AgentStatus, ErrorSeverity, severitiesAtLeast, TaskStatus } from '../../src/domain/enums';
 import { DomainError } from '../../src/domain/errors';
 import { checkFirst, decodeCursor, encodeCursor, toPage } from '../../src/domain/pagination';
-import { workflowProgress } from '../../src/domain/workflow';
+import {
+  FINISHED_TASK_STATUSES,
+  isFinished,
+  RETRIED_TASK_STATUSES,
+  UNFINISHED_TASK_STATUSES,
+  workflowProgress,
+} from '../../src/domain/workflow';
 
 const refused = (fn: () => unknown, field: string) => {
   try {
@@ -89,5 +95,12 @@ describe('enums and progress', () => {
   it('computes workflow progress from counts', () => {
     expect(workflowProgress({ COMPLETED: 2, RUNNING: 1, SKIPPED: 1 })).toMatchObject({ total: 4, completed: 2, fraction: 0.75 });
     expect(workflowProgress({}).fraction).toBe(0);
+  });
+
+  it('splits task statuses into unfinished and finished, and retries the finished ones that did not complete', () => {
+    expect(UNFINISHED_TASK_STATUSES).toEqual(['PENDING', 'QUEUED', 'RUNNING']);
+    expect([...UNFINISHED_TASK_STATUSES, ...FINISHED_TASK_STATUSES].sort()).toEqual(Object.values(TaskStatus).sort());
+    expect(UNFINISHED_TASK_STATUSES.some(isFinished)).toBe(false);
+    expect(RETRIED_TASK_STATUSES).toEqual(['FAILED', 'CANCELLED', 'SKIPPED']);
   });
 });
