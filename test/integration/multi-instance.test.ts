@@ -49,7 +49,7 @@ const steps = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `s${i}`
   const backend = backendEnv();
   // Leases long enough that a slow machine never lets one expire while its agent still works on
   // it; the kill test waits that long for the dead instance's leases to run out.
-  const env = { ...backend, LEASE_TIMEOUT_MS: '5000', SWEEP_INTERVAL_MS: '100', LOG_LEVEL: 'warn' };
+  const env = { ...backend, LEASE_TIMEOUT_MS: '10000', SWEEP_INTERVAL_MS: '100', LOG_LEVEL: 'warn' };
   // Made in beforeAll: a describe skipped for want of PostgreSQL and Redis makes (and leaves) nothing.
   let dataDir: string;
   let a: ServerProcess;
