@@ -72,7 +72,7 @@ export class Dispatcher {
   private async claimInTransaction(tx: Store, changes: Changes): Promise<void> {
     if (this.subscribers.size === 0) return;
     const tried: Subscriber[] = [];
-    let ready = changes.announce();
+    let ready = changes.readyWork.toAnnounce();
     for (const sub of this.subscribers) {
       if (!ready.length || tried.length >= CLAIMS_PER_TRANSACTION) break;
       if (!this.mayTake(sub, changes)) continue;
@@ -81,8 +81,8 @@ export class Dispatcher {
       const { leases, full } = await this.leases.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifExists: true });
       this.flag(sub, changes, full, leases.length >= PUSH_BATCH);
       if (leases.length) {
-        changes.committed.push(() => this.deliver(sub, leases));
-        ready = changes.announce();
+        changes.afterCommit.push(() => this.deliver(sub, leases));
+        ready = changes.readyWork.toAnnounce();
       }
     }
     this.toBack(tried);
@@ -124,7 +124,7 @@ export class Dispatcher {
       written: (tasks) => {
         for (const g of given) {
           const leases = g.written(tasks.filter((t) => g.ids.has(t.id)));
-          changes.committed.push(() => this.deliver(g.sub, leases));
+          changes.afterCommit.push(() => this.deliver(g.sub, leases));
         }
       },
     };
@@ -142,7 +142,7 @@ export class Dispatcher {
       this.fullIn.set(changes, inTx.add(sub));
     }
     if (full || more) {
-      changes.committed.push(() => {
+      changes.afterCommit.push(() => {
         if (full) sub.full = true;
         if (more) sub.more = true;
       });

@@ -142,8 +142,8 @@ export class LeaseService {
     // have started them itself, and may yet roll back).
     const startedIds = new Set(started.map((w) => w.id));
     const left = maybePending.filter((id) => !startedIds.has(id));
-    if (left.length) changes.committed.push(() => left.forEach((id) => this.leftPending(id)));
-    changes.taken(claimed);
+    if (left.length) changes.afterCommit.push(() => left.forEach((id) => this.leftPending(id)));
+    changes.readyWork.claimed(claimed);
     this.announceIfFull(changes, agent, claimed.length, now);
     return { leases: claimed.map(toLease), accepting: true, full: claimed.length >= free };
   }
@@ -530,7 +530,7 @@ export class LeaseService {
     const back = await tx.returnLeases(which);
     for (const t of back) {
       this.transitions.taskChanged(changes, t, TaskStatus.RUNNING, HistoryEventType.TASK_QUEUED, { reason });
-      changes.wake(t.capability);
+      changes.readyWork.wakeCapability(t.capability);
     }
     return back.length;
   }

@@ -119,7 +119,7 @@ export class Sweeper {
           });
           changes.emit({ topic: 'agent', agent: publicAgent(agent) });
         }
-        for (const capability of await tx.capabilitiesAvailableBetween(from, now)) changes.wake(capability);
+        for (const capability of await tx.capabilitiesAvailableBetween(from, now)) changes.readyWork.wakeCapability(capability);
         return overdue.length;
       });
       handled += expired;
