@@ -7,11 +7,10 @@ import { HistoryEventType, TaskStatus, WorkflowStatus } from '../domain/enums';
 import { conflict, invalid, notFound } from '../domain/errors';
 import { isFinished, isWorkflowFinished, type Task, type Workflow } from '../domain/workflow';
 import type { NewTask, Store, StoredTask, StoredWorkflow } from '../storage/store';
-import type { StartLeases } from './dispatcher';
+import type { LeaseAtStart } from './dispatch/push-dispatcher';
 import type { EngineContext } from './context';
 import { GroupCommit } from './group-commit';
 import { publicTask, publicWorkflow, type Transitions } from './transitions';
-import type { Changes } from './writer';
 
 const REASON_MAX = 1000;
 
@@ -36,9 +35,6 @@ const isUniqueViolation = (e: unknown) => (e as { code?: string } | null)?.code 
 
 /** The most steps written by one group of starts (one workflow may be larger, alone). */
 const GROUP_STEPS = 10_000;
-
-/** Gives some of a start's ready tasks (about to be written QUEUED) to agents instead. */
-type LeaseAtStart = (tx: Store, changes: Changes, ready: readonly NewTask[]) => Promise<StartLeases | null>;
 
 interface PreparedStart {
   name: string;
