@@ -18,6 +18,7 @@ import { Liveness } from './dispatch/liveness';
 import { LongPoll } from './dispatch/long-poll';
 import { PushDispatcher } from './dispatch/push-dispatcher';
 import { Results } from './dispatch/results';
+import type { DispatchStrategy } from './dispatch/strategy';
 import { Sweeper } from './sweeper';
 import { Transitions } from './transitions';
 import { WorkflowService } from './workflow-service';
@@ -42,6 +43,8 @@ export interface OrchestratorDeps {
   store: Store;
   bus: EventBus;
   options: EngineOptions;
+  /** How push dispatch meets the writes that make work ready: depends on the store (see strategy.ts). */
+  dispatch: DispatchStrategy;
   log?: Logger;
   now?: () => Date;
 }
@@ -84,7 +87,7 @@ export class Orchestrator {
     const longPoll = new LongPoll(this.ctx, claims, liveness);
     this.leases = new LeaseService(this.ctx, { claims, longPoll, results, liveness });
     this.dispatcher = new PushDispatcher(this.ctx, claims, liveness);
-    this.workflowControl.onReadyAtStart((tx, changes, ready) => this.dispatcher.leaseAtStart(tx, changes, ready));
+    deps.dispatch.install({ writer, starts: this.workflowControl, push: this.dispatcher });
     this.sweeper = new Sweeper(this.ctx, results, liveness);
     writer.onCommitted((changes) => {
       if (changes.events.some((e) => e.topic === 'agent' || e.topic === 'error') || changes.history.some((h) => h.type === HistoryEventType.ORCHESTRATOR_RESET)) {

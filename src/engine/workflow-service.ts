@@ -68,8 +68,8 @@ export class WorkflowService {
 
   /**
    * Validates everything first, then writes the workflow and all its tasks in one transaction:
-   * steps without dependencies QUEUED (or, on PGlite, RUNNING when a connected agent takes them
-   * at once: see onReadyAtStart), the rest PENDING. A known idempotencyKey returns the
+   * steps without dependencies QUEUED (or RUNNING when a connected agent takes them at once: see
+   * onReadyAtStart), the rest PENDING. A known idempotencyKey returns the
    * workflow it started. Starts that arrive while others are being written go together in the
    * next transaction (group commit), a few statements for the whole group.
    */
@@ -97,8 +97,8 @@ export class WorkflowService {
   }
 
   /**
-   * Lets connected agents take a start's ready tasks as they are written (the dispatcher, on
-   * PGlite): those tasks go in RUNNING under a lease, their workflows RUNNING.
+   * Lets connected agents take a start's ready tasks as they are written (push dispatch, where the
+   * dispatch strategy installs it): those tasks go in RUNNING under a lease, their workflows RUNNING.
    */
   onReadyAtStart(hook: LeaseAtStart): void {
     this.leaseAtStart = hook;

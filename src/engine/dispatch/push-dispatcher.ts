@@ -1,10 +1,10 @@
 // Push dispatch (`taskAssigned`): leases for one connected agent, claimed by the server as work
 // arrives, up to PUSH_BATCH per claim (never beyond the agent's free concurrency), and sent one
-// by one. On PGlite, work made ready by a transaction is claimed for subscribers with nothing to
-// send in that same transaction (a start writes such tasks already leased); otherwise when they
-// are woken. A subscriber claims for itself only when something it could take may be waiting (it
-// listens from before each claim on). Leases claimed but not yet sent when the subscriber leaves
-// are handed back at once.
+// by one. A subscriber claims for itself only when something it could take may be waiting (it
+// listens from before each claim on). Where the dispatch strategy says so (see strategy.ts), work
+// made ready by a transaction is also claimed for subscribers with nothing to send in that same
+// transaction, and a start writes such tasks already leased. Leases claimed but not yet sent when
+// the subscriber leaves are handed back at once.
 import { notFound } from '../../domain/errors';
 import type { TaskLease } from '../../domain/workflow';
 import type { NewLease, NewTask, Store, StoredTask } from '../../storage/store';
@@ -61,12 +61,7 @@ export class PushDispatcher {
     private readonly ctx: EngineContext,
     private readonly claims: Claims,
     private readonly liveness: Liveness,
-  ) {
-    // With one connection a subscriber's own claim waits behind every write queued before it (under
-    // load, most of its latency). With a pool it runs beside them, and claiming inside other
-    // transactions would only add lock waits to them: there subscribers claim for themselves.
-    if (ctx.store.oneConnection) ctx.writer.beforeCommit((tx, changes) => this.claimInTransaction(tx, changes));
-  }
+  ) {}
 
   /**
    * Before a transaction commits work it made ready, up to CLAIMS_PER_TRANSACTION subscribers with
@@ -75,7 +70,7 @@ export class PushDispatcher {
    * queued behind other writes. Work nobody took here is announced as before. Subscribers tried
    * go to the back of the line.
    */
-  private async claimInTransaction(tx: Store, changes: Changes): Promise<void> {
+  async claimInTransaction(tx: Store, changes: Changes): Promise<void> {
     if (this.subscribers.size === 0) return;
     const tried: Subscriber[] = [];
     let ready = changes.readyWork.toAnnounce();
@@ -95,14 +90,14 @@ export class PushDispatcher {
   }
 
   /**
-   * On PGlite, as a start writes tasks that are ready at once: up to CLAIMS_PER_TRANSACTION subscribers with
+   * As a start writes tasks that are ready at once: up to CLAIMS_PER_TRANSACTION subscribers with
    * nothing left to send (and not known to be full) take those they can run as they are inserted —
    * each written RUNNING under its first lease, no claim afterwards (see Claims.leaseAtStart, which
    * also leaves them to the usual claim while older work is queued). What nobody took is written
    * QUEUED and claimed or announced as before commit. Subscribers tried go to the back of the line.
    */
   async leaseAtStart(tx: Store, changes: Changes, ready: readonly NewTask[]): Promise<StartLeases | null> {
-    if (!this.ctx.store.oneConnection || this.subscribers.size === 0 || ready.length === 0) return null;
+    if (this.subscribers.size === 0 || ready.length === 0) return null;
     const byTask = new Map<string, NewLease>();
     const given: { sub: Subscriber; ids: Set<string>; written: StartGrant['written'] }[] = [];
     const tried: Subscriber[] = [];
