@@ -12,8 +12,13 @@ import { HealthMonitor } from './health-monitor';
 import { HistoryService } from './history';
 import { type Logger, silentLogger } from '../support/logger';
 import { QualityService } from './quality';
-import { Dispatcher } from './dispatcher';
-import { LeaseService } from './leases';
+import { Claims } from './dispatch/claims';
+import { LeaseService } from './dispatch/lease-service';
+import { Liveness } from './dispatch/liveness';
+import { LongPoll } from './dispatch/long-poll';
+import { PushDispatcher } from './dispatch/push-dispatcher';
+import { Results } from './dispatch/results';
+import type { DispatchStrategy } from './dispatch/strategy';
 import { Sweeper } from './sweeper';
 import { Transitions } from './transitions';
 import { WorkflowService } from './workflow-service';
@@ -38,6 +43,8 @@ export interface OrchestratorDeps {
   store: Store;
   bus: EventBus;
   options: EngineOptions;
+  /** How push dispatch meets the writes that make work ready: depends on the store (see strategy.ts). */
+  dispatch: DispatchStrategy;
   log?: Logger;
   now?: () => Date;
 }
@@ -52,7 +59,7 @@ export class Orchestrator {
   readonly workflows: WorkflowReader;
   readonly workflowControl: WorkflowService;
   readonly leases: LeaseService;
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: PushDispatcher;
   readonly sweeper: Sweeper;
   readonly bus: EventBus;
   private readonly ctx: EngineContext;
@@ -74,10 +81,14 @@ export class Orchestrator {
     this.workflows = new WorkflowReader(this.ctx);
     const transitions = new Transitions(this.ctx, this.errors);
     this.workflowControl = new WorkflowService(this.ctx, transitions);
-    this.leases = new LeaseService(this.ctx, transitions);
-    this.dispatcher = new Dispatcher(this.ctx, this.leases);
-    this.workflowControl.onReadyAtStart((tx, changes, ready) => this.dispatcher.leaseAtStart(tx, changes, ready));
-    this.sweeper = new Sweeper(this.ctx, this.leases);
+    const liveness = new Liveness(this.ctx, transitions);
+    const claims = new Claims(this.ctx, transitions, liveness);
+    const results = new Results(this.ctx, transitions, claims, liveness);
+    const longPoll = new LongPoll(this.ctx, claims, liveness);
+    this.leases = new LeaseService(this.ctx, { claims, longPoll, results, liveness });
+    this.dispatcher = new PushDispatcher(this.ctx, claims, liveness);
+    deps.dispatch.install({ writer, starts: this.workflowControl, push: this.dispatcher });
+    this.sweeper = new Sweeper(this.ctx, results, liveness);
     writer.onCommitted((changes) => {
       if (changes.events.some((e) => e.topic === 'agent' || e.topic === 'error') || changes.history.some((h) => h.type === HistoryEventType.ORCHESTRATOR_RESET)) {
         this.health.nudge();

@@ -101,7 +101,7 @@ export class Transitions {
   /** A task became QUEUED: its change is recorded and announced, and its capability woken. */
   queued(changes: Changes, task: StoredTask, previousStatus: TaskStatus | null): void {
     this.taskChanged(changes, task, previousStatus, HistoryEventType.TASK_QUEUED);
-    changes.wake(task.capability, undefined, task.id);
+    changes.readyWork.wakeForTask(task);
   }
 
   /** Tasks just marked COMPLETED (together, in this transaction): quality, history, what follows. */
@@ -132,7 +132,7 @@ export class Transitions {
         availableAt: availableAt.toISOString(),
         nextAttempt: task.attempt + 1,
       });
-      changes.wake(queued.capability, availableAt);
+      changes.readyWork.wakeAt(queued.capability, availableAt);
       return queued;
     }
     const failed = await tx.finishTask(task.id, { status: TaskStatus.FAILED, outcome: TaskOutcome.FAILURE, at: now });

@@ -7,11 +7,10 @@ import { HistoryEventType, TaskStatus, WorkflowStatus } from '../domain/enums';
 import { conflict, invalid, notFound } from '../domain/errors';
 import { isFinished, isWorkflowFinished, type Task, type Workflow } from '../domain/workflow';
 import { isStorageError, type NewTask, type Store, type StoredTask, type StoredWorkflow } from '../storage/store';
-import type { StartLeases } from './dispatcher';
+import type { LeaseAtStart } from './dispatch/push-dispatcher';
 import type { EngineContext } from './context';
 import { GroupCommit } from './group-commit';
 import { publicTask, publicWorkflow, type Transitions } from './transitions';
-import type { Changes } from './writer';
 
 const REASON_MAX = 1000;
 
@@ -36,9 +35,6 @@ const isUniqueViolation = (e: unknown) => isStorageError(e, 'unique-violation');
 
 /** The most steps written by one group of starts (one workflow may be larger, alone). */
 const GROUP_STEPS = 10_000;
-
-/** Gives some of a start's ready tasks (about to be written QUEUED) to agents instead. */
-type LeaseAtStart = (tx: Store, changes: Changes, ready: readonly NewTask[]) => Promise<StartLeases | null>;
 
 interface PreparedStart {
   name: string;
@@ -72,8 +68,8 @@ export class WorkflowService {
 
   /**
    * Validates everything first, then writes the workflow and all its tasks in one transaction:
-   * steps without dependencies QUEUED (or, on PGlite, RUNNING when a connected agent takes them
-   * at once: see onReadyAtStart), the rest PENDING. A known idempotencyKey returns the
+   * steps without dependencies QUEUED (or RUNNING when a connected agent takes them at once: see
+   * onReadyAtStart), the rest PENDING. A known idempotencyKey returns the
    * workflow it started. Starts that arrive while others are being written go together in the
    * next transaction (group commit), a few statements for the whole group.
    */
@@ -101,8 +97,8 @@ export class WorkflowService {
   }
 
   /**
-   * Lets connected agents take a start's ready tasks as they are written (the dispatcher, on
-   * PGlite): those tasks go in RUNNING under a lease, their workflows RUNNING.
+   * Lets connected agents take a start's ready tasks as they are written (push dispatch, where the
+   * dispatch strategy installs it): those tasks go in RUNNING under a lease, their workflows RUNNING.
    */
   onReadyAtStart(hook: LeaseAtStart): void {
     this.leaseAtStart = hook;

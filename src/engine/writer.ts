@@ -4,21 +4,15 @@ import type { HistoryDraft } from '../domain/history';
 import type { EventBus, OrchestratorEvent } from '../events/event-bus';
 import { isStorageError, type Store } from '../storage/store';
 import type { Logger } from '../support/logger';
+import { announceWhenReady, ReadyWork } from './dispatch/ready-work';
 
 export class Changes {
   readonly history: HistoryDraft[] = [];
   readonly events: OrchestratorEvent[] = [];
-  /** Capabilities that got ready work: announced with one queue event after the commit. */
-  readonly ready = new Set<string>();
-  /**
-   * Tasks made ready in this transaction, by capability. A capability whose ready tasks were all
-   * claimed in this same transaction has nothing left to announce.
-   */
-  readonly readyTasks = new Map<string, Set<string>>();
-  /** Capabilities whose work becomes ready later (retry backoff), with when. */
-  readonly readyLater: { capability: string; at: Date }[] = [];
+  /** Work this transaction made ready (or will, after a backoff): announced once it commits. */
+  readonly readyWork = new ReadyWork();
   /** Run once this transaction has committed (and its events are published). */
-  readonly committed: (() => void)[] = [];
+  readonly afterCommit: (() => void)[] = [];
 
   record(draft: HistoryDraft): this {
     this.history.push(draft);
@@ -28,29 +22,6 @@ export class Changes {
   emit(event: OrchestratorEvent): this {
     this.events.push(event);
     return this;
-  }
-
-  /** Work for `capability` is ready (now, or at `at`); `taskId` names it when it is one known task. */
-  wake(capability: string, at?: Date, taskId?: string): this {
-    if (at) this.readyLater.push({ capability, at });
-    else if (taskId) {
-      const ids = this.readyTasks.get(capability) ?? new Set<string>();
-      this.readyTasks.set(capability, ids.add(taskId));
-    } else this.ready.add(capability);
-    return this;
-  }
-
-  /** Tasks claimed in this transaction: ready work that no longer needs announcing. */
-  taken(tasks: { id: string; capability: string }[]): this {
-    for (const t of tasks) this.readyTasks.get(t.capability)?.delete(t.id);
-    return this;
-  }
-
-  /** Capabilities with ready work left to announce. */
-  announce(): string[] {
-    const out = new Set(this.ready);
-    for (const [capability, ids] of this.readyTasks) if (ids.size) out.add(capability);
-    return [...out];
   }
 }
 
@@ -91,9 +62,9 @@ export class Writer {
         await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
       }
     }
-    const ready = changes.announce();
+    const ready = changes.readyWork.toAnnounce();
     if (ready.length) changes.events.push({ topic: 'queue', capabilities: ready });
-    for (const later of changes.readyLater) this.wakeAt(later.capability, later.at);
+    for (const later of changes.readyWork.later) announceWhenReady(this.bus, this.log, this.now(), later);
     if (changes.events.length) {
       try {
         await this.bus.publish(changes.events);
@@ -102,7 +73,7 @@ export class Writer {
         this.log.error('event publish failed', { err, events: changes.events.length });
       }
     }
-    for (const action of changes.committed) action();
+    for (const action of changes.afterCommit) action();
     for (const listener of this.committedListeners) listener(changes);
     return result;
   }
@@ -110,17 +81,6 @@ export class Writer {
   /** Adds work every write transaction does last (see BeforeCommit). */
   beforeCommit(hook: BeforeCommit): void {
     this.beforeCommitHooks.push(hook);
-  }
-
-  /**
-   * Announces work that becomes ready after a backoff. The timer lives in this process only; the
-   * sweeper announces the same on whichever instance runs it, so a lost timer costs one tick.
-   */
-  private wakeAt(capability: string, at: Date): void {
-    const timer = setTimeout(() => {
-      this.bus.publish([{ topic: 'queue', capabilities: [capability] }]).catch((err) => this.log.warn('wake-up failed', { err }));
-    }, Math.max(0, at.getTime() - this.now().getTime()));
-    timer.unref();
   }
 
   /** Called after every committed write (the health monitor re-checks on errors and agent changes). */

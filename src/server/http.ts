@@ -13,6 +13,7 @@ import type { EventBus } from '../events/event-bus';
 import { MemoryBus } from '../events/memory-bus';
 import { RedisBus } from '../events/redis-bus';
 import { createLogger, type Logger } from '../support/logger';
+import { claimInOwnTransactions, claimInWrites } from '../engine/dispatch/strategy';
 import { Orchestrator } from '../engine/orchestrator';
 import { createContext, type GraphQLContext, type Lifecycle } from '../graphql/context';
 import { formatError } from '../graphql/errors';
@@ -56,7 +57,9 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   if (applied.length) log.info('migrations applied', { versions: applied, storage: driver.kind });
   const store = SqlStore.over(driver);
   const bus: EventBus = config.redisUrl ? RedisBus.connect(config.redisUrl, log, eventChannel(config)) : new MemoryBus();
-  const orchestrator = new Orchestrator({ store, bus, options: config.engine, log });
+  // The one place that knows which store this is: one connection (PGlite) or a pool (PostgreSQL).
+  const dispatch = store.oneConnection ? claimInWrites : claimInOwnTransactions;
+  const orchestrator = new Orchestrator({ store, bus, options: config.engine, dispatch, log });
   const schema = await createSchema();
   const responseCache = new ResponseCache(() => driver.changeCount(), config.queryCacheBytes);
 

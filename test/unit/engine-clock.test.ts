@@ -2,6 +2,7 @@
 // when the clock says so, and not a moment before. No real time passes between the states.
 import { AgentKind, ErrorType, TaskStatus } from '../../src/domain/enums';
 import { MemoryBus } from '../../src/events/memory-bus';
+import { claimInWrites } from '../../src/engine/dispatch/strategy';
 import { Orchestrator } from '../../src/engine/orchestrator';
 import { loadConfig } from '../../src/server/config';
 import { migrate } from '../../src/storage/migrate';
@@ -20,7 +21,7 @@ describe('engine on an injected clock', () => {
     driver = await PgliteDriver.open('memory://');
     await migrate(driver);
     const options = { ...loadConfig({ LEASE_TIMEOUT_MS: String(LEASE_MS) }).engine, instanceId: 'clocked' };
-    o = new Orchestrator({ store: SqlStore.over(driver), bus: new MemoryBus(), options, now: () => now });
+    o = new Orchestrator({ store: SqlStore.over(driver), bus: new MemoryBus(), options, dispatch: claimInWrites, now: () => now });
   });
   afterAll(() => driver.close());
 

@@ -1,29 +1,34 @@
 // Push dispatch (`taskAssigned`): leases for one connected agent, claimed by the server as work
 // arrives, up to PUSH_BATCH per claim (never beyond the agent's free concurrency), and sent one
-// by one. On PGlite, work made ready by a transaction is claimed for subscribers with nothing to
-// send in that same transaction (a start writes such tasks already leased); otherwise when they
-// are woken. A subscriber claims for itself only when something it could take may be waiting (it
-// listens from before each claim on). Leases claimed but not yet sent when the subscriber leaves
-// are given back at once.
-import { notFound } from '../domain/errors';
-import type { TaskLease } from '../domain/workflow';
-import type { NewLease, NewTask, Store, StoredTask } from '../storage/store';
-import type { EngineContext } from './context';
-import type { LeaseService, Wake } from './leases';
-import type { Changes } from './writer';
+// by one. A subscriber claims for itself only when something it could take may be waiting (it
+// listens from before each claim on). Where the dispatch strategy says so (see strategy.ts), work
+// made ready by a transaction is also claimed for subscribers with nothing to send in that same
+// transaction, and a start writes such tasks already leased. Leases claimed but not yet sent when
+// the subscriber leaves are handed back at once.
+import { notFound } from '../../domain/errors';
+import type { TaskLease } from '../../domain/workflow';
+import type { NewLease, NewTask, Store, StoredTask } from '../../storage/store';
+import type { EngineContext } from '../context';
+import type { Changes } from '../writer';
+import type { Claims, StartGrant } from './claims';
+import type { Liveness } from './liveness';
+import { type Wake, wakeFor } from './wake';
 
 /** The most leases one push claim takes: a burst of work costs one transaction per this many. */
 const PUSH_BATCH = 50;
 /** The most subscribers one transaction claims for (the others claim for themselves when woken). */
 const CLAIMS_PER_TRANSACTION = 4;
 
-/** Ready tasks of a start given to connected agents as they are written (see Dispatcher.leaseAtStart). */
+/** Ready tasks of a start given to connected agents as they are written (see PushDispatcher.leaseAtStart). */
 export interface StartLeases {
   /** The lease each of them is written with, by task id. */
   byTask: Map<string, NewLease>;
   /** Called with those tasks as written: records their start; their leases go out once committed. */
   written(tasks: StoredTask[]): void;
 }
+
+/** Gives some of a start's ready tasks (about to be written QUEUED) to connected agents instead. */
+export type LeaseAtStart = (tx: Store, changes: Changes, ready: readonly NewTask[]) => Promise<StartLeases | null>;
 
 /** A connected `taskAssigned` subscriber of this instance. */
 interface Subscriber {
@@ -43,7 +48,7 @@ interface Subscriber {
   stopped: boolean;
 }
 
-export class Dispatcher {
+export class PushDispatcher {
   private readonly subscribers = new Set<Subscriber>();
   /**
    * Subscribers a transaction not yet committed found full (or gave all they may take): skipped
@@ -54,13 +59,9 @@ export class Dispatcher {
 
   constructor(
     private readonly ctx: EngineContext,
-    private readonly leases: LeaseService,
-  ) {
-    // With one connection a subscriber's own claim waits behind every write queued before it (under
-    // load, most of its latency). With a pool it runs beside them, and claiming inside other
-    // transactions would only add lock waits to them: there subscribers claim for themselves.
-    if (ctx.store.oneConnection) ctx.writer.beforeCommit((tx, changes) => this.claimInTransaction(tx, changes));
-  }
+    private readonly claims: Claims,
+    private readonly liveness: Liveness,
+  ) {}
 
   /**
    * Before a transaction commits work it made ready, up to CLAIMS_PER_TRANSACTION subscribers with
@@ -69,37 +70,36 @@ export class Dispatcher {
    * queued behind other writes. Work nobody took here is announced as before. Subscribers tried
    * go to the back of the line.
    */
-  private async claimInTransaction(tx: Store, changes: Changes): Promise<void> {
+  async claimInTransaction(tx: Store, changes: Changes): Promise<void> {
     if (this.subscribers.size === 0) return;
     const tried: Subscriber[] = [];
-    let ready = changes.announce();
+    let ready = changes.readyWork.toAnnounce();
     for (const sub of this.subscribers) {
       if (!ready.length || tried.length >= CLAIMS_PER_TRANSACTION) break;
       if (!this.mayTake(sub, changes)) continue;
       if (!sub.capabilities.some((c) => ready.includes(c))) continue;
       tried.push(sub);
-      const { leases, full } = await this.leases.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifExists: true });
+      const { leases, full } = await this.claims.claimIn(tx, changes, sub.agentId, PUSH_BATCH, { ifExists: true });
       this.flag(sub, changes, full, leases.length >= PUSH_BATCH);
       if (leases.length) {
-        changes.committed.push(() => this.deliver(sub, leases));
-        ready = changes.announce();
+        changes.afterCommit.push(() => this.deliver(sub, leases));
+        ready = changes.readyWork.toAnnounce();
       }
     }
     this.toBack(tried);
   }
 
   /**
-   * On PGlite, as a start writes tasks that are ready at once: up to CLAIMS_PER_TRANSACTION
-   * subscribers with nothing left to send (and not known to be full) take those they can run as
-   * they are inserted — each written RUNNING under its first lease, no claim afterwards (see
-   * LeaseService.leaseAtStart, which also leaves them to the usual claim while older work is
-   * queued). What nobody took is written QUEUED and claimed or announced as before commit.
-   * Subscribers tried go to the back of the line.
+   * As a start writes tasks that are ready at once: up to CLAIMS_PER_TRANSACTION subscribers with
+   * nothing left to send (and not known to be full) take those they can run as they are inserted —
+   * each written RUNNING under its first lease, no claim afterwards (see Claims.leaseAtStart, which
+   * also leaves them to the usual claim while older work is queued). What nobody took is written
+   * QUEUED and claimed or announced as before commit. Subscribers tried go to the back of the line.
    */
   async leaseAtStart(tx: Store, changes: Changes, ready: readonly NewTask[]): Promise<StartLeases | null> {
-    if (!this.ctx.store.oneConnection || this.subscribers.size === 0 || ready.length === 0) return null;
+    if (this.subscribers.size === 0 || ready.length === 0) return null;
     const byTask = new Map<string, NewLease>();
-    const given: { sub: Subscriber; ids: Set<string>; written(tasks: StoredTask[]): TaskLease[] }[] = [];
+    const given: { sub: Subscriber; ids: Set<string>; written: StartGrant['written'] }[] = [];
     const tried: Subscriber[] = [];
     // One grant per agent: its free slots are read from its row, which counts these leases only
     // once the tasks are inserted (an agent may have several subscriptions).
@@ -111,7 +111,7 @@ export class Dispatcher {
       if (!candidates.length) continue;
       tried.push(sub);
       agents.add(sub.agentId);
-      const grant = await this.leases.leaseAtStart(tx, changes, sub.agentId, candidates, PUSH_BATCH);
+      const grant = await this.claims.leaseAtStart(tx, changes, sub.agentId, candidates, PUSH_BATCH);
       this.flag(sub, changes, grant.full, grant.leases.size >= PUSH_BATCH);
       if (grant.leases.size === 0) continue;
       for (const [id, lease] of grant.leases) byTask.set(id, lease);
@@ -124,7 +124,7 @@ export class Dispatcher {
       written: (tasks) => {
         for (const g of given) {
           const leases = g.written(tasks.filter((t) => g.ids.has(t.id)));
-          changes.committed.push(() => this.deliver(g.sub, leases));
+          changes.afterCommit.push(() => this.deliver(g.sub, leases));
         }
       },
     };
@@ -142,7 +142,7 @@ export class Dispatcher {
       this.fullIn.set(changes, inTx.add(sub));
     }
     if (full || more) {
-      changes.committed.push(() => {
+      changes.afterCommit.push(() => {
         if (full) sub.full = true;
         if (more) sub.more = true;
       });
@@ -160,7 +160,7 @@ export class Dispatcher {
   private deliver(sub: Subscriber, leases: TaskLease[]): void {
     if (sub.stopped) {
       // Gone between the claim and its commit: the tasks go back to the queue at once.
-      void this.giveBack(leases);
+      void this.handBack(leases);
       return;
     }
     sub.buffer.push(...leases);
@@ -170,8 +170,12 @@ export class Dispatcher {
   }
 
   /** Leases claimed for a subscriber that will never send them: the tasks are QUEUED again, attempt unspent. */
-  private giveBack(leases: TaskLease[]): Promise<void> {
-    return leases.length ? this.leases.unclaim(leases.map((l) => l.id)).catch(() => undefined) : Promise.resolve();
+  private handBack(leases: TaskLease[]): Promise<void> {
+    if (!leases.length) return Promise.resolve();
+    return this.liveness.handBack({ reason: 'not delivered', leaseIds: leases.map((l) => l.id) }).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Throws NOT_FOUND for an unknown agent; otherwise yields leases until the consumer returns. */
@@ -203,7 +207,7 @@ export class Dispatcher {
         clearInterval(keepAlive);
         offAgent();
         // Claimed but never delivered: the tasks go back to the queue at once, attempt unspent.
-        await this.giveBack(buffer.splice(0));
+        await this.handBack(buffer.splice(0));
       }
       return { value: undefined, done: true };
     };
@@ -218,12 +222,14 @@ export class Dispatcher {
         // that was one more write transaction for every push, finding nothing.
         if (!sub.wake || sub.wake.fired || sub.more) {
           sub.wake?.cancel();
-          const wake = this.leases.wakeFor(agentId, sub.capabilities);
+          const wake = wakeFor(this.ctx, agentId, sub.capabilities);
           sub.wake = wake;
           sub.more = false;
           // About to claim for itself, woken or not: whatever made it full may have changed.
           sub.full = false;
-          const claimed = await this.leases.claim(agentId, PUSH_BATCH).catch(async (e: unknown) => {
+          const { leases: claimed } = await this.claims.claim(agentId, PUSH_BATCH).catch(async (e: unknown) => {
+            wake.cancel();
+            if (sub.wake === wake) sub.wake = null;
             // A failed claim ends the subscription (NOT_FOUND once the agent is deregistered), and
             // the consumer does not call return() after a next() that threw: finish here.
             await finish();
@@ -231,7 +237,7 @@ export class Dispatcher {
           });
           if (stop.signal.aborted) {
             // The subscriber left while we claimed (finish has run): these go straight back.
-            await this.giveBack(claimed);
+            await this.handBack(claimed);
             break;
           }
           if (claimed.length) {
