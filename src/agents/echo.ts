@@ -4,5 +4,6 @@ import type { BuiltinAgent } from './builtin-agent';
 export const echoAgent: BuiltinAgent = {
   capability: 'builtin.echo',
   description: 'output = input',
-  run: async (input) => input ?? null,
+  // Said in full, so that an input shaped like { output, outcome } is echoed, not read as a PARTIAL result.
+  handler: async (input: unknown) => ({ output: input ?? null, outcome: 'SUCCESS' }),
 };

@@ -55,6 +55,11 @@ export class LeaseService {
     return this.parts.results.fail(leaseId, input);
   }
 
+  /** An agent gives leases back unfinished (it is stopping): their tasks are QUEUED, attempt unspent. */
+  giveBack(leaseIds: string[]): Promise<number> {
+    return this.parts.liveness.handBack({ reason: 'agent stopping', leaseIds });
+  }
+
   /**
    * This instance is stopping: the built-in leases it holds go back to the queue, attempt unspent,
    * and any instance (this one after a restart) starts them at once. Returns how many.

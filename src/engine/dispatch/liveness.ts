@@ -13,6 +13,8 @@ import type { Changes } from '../writer';
 export type HandBack =
   /** Leases claimed for a caller that went away before they reached it. */
   | { reason: 'not delivered'; leaseIds: string[] }
+  /** Leases an agent gives back unfinished: it is stopping (handBackTasks). */
+  | { reason: 'agent stopping'; leaseIds: string[] }
   /** Every built-in lease this instance holds: it is stopping. */
   | { reason: 'instance stopping' }
   /** Built-in leases of instances that died (their row is gone), up to `limit`. */
@@ -21,6 +23,7 @@ export type HandBack =
 /** What the history of a task handed back says. */
 const HISTORY_REASON: Record<HandBack['reason'], string> = {
   'not delivered': 'lease not delivered',
+  'agent stopping': 'handed back by its agent',
   'instance stopping': 'handed back on stop',
   'instance died': 'handed back: the instance running it stopped without handing it back',
 };
@@ -60,7 +63,7 @@ export class Liveness {
    * Returns how many tasks went back. Dead instances' work goes back through `instancesPass`.
    */
   async handBack(which: Exclude<HandBack, { reason: 'instance died' }>): Promise<number> {
-    if (which.reason === 'not delivered') return this.ctx.writer.write((tx, changes) => this.handBackIn(tx, changes, which));
+    if ('leaseIds' in which) return this.ctx.writer.write((tx, changes) => this.handBackIn(tx, changes, which));
     let total = 0;
     for (;;) {
       const back = await this.ctx.writer.write((tx, changes) => this.handBackIn(tx, changes, which));
@@ -76,7 +79,7 @@ export class Liveness {
    */
   private async handBackIn(tx: Store, changes: Changes, which: HandBack): Promise<number> {
     const selected: ReturnedLeases =
-      which.reason === 'not delivered'
+      'leaseIds' in which
         ? { leaseIds: which.leaseIds }
         : which.reason === 'instance stopping'
           ? { instance: this.ctx.options.instanceId, limit: STOP_BATCH }

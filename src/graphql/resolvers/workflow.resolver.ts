@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Roo
 import type { TaskStatus as TaskStatusValue } from '../../domain/enums';
 import type { Task as TaskModel, TaskLease as TaskLeaseModel, Workflow as WorkflowModel } from '../../domain/workflow';
 import type { EventOf } from '../../engine/orchestrator';
-import { DomainError } from '../../domain/errors';
+import { DomainError, invalid } from '../../domain/errors';
 import type { GraphQLContext } from '../context';
 import { ERROR_CODE } from '../errors';
 import { Agent } from '../types/agent.type';
@@ -23,6 +23,9 @@ import {
   WorkflowEvent,
   WorkflowProgress,
 } from '../types/workflow.type';
+
+/** As many leases as one claim or one completeTasks can carry. */
+const HAND_BACK_MAX = 500;
 
 @Resolver(() => Workflow)
 export class WorkflowResolver {
@@ -210,6 +213,17 @@ export class TaskResolver {
     return ctx.orchestrator.leases.fail(leaseId, error);
   }
 
+  @Mutation(() => Boolean, {
+    description:
+      'Agent protocol: gives leases back unfinished (an agent stopping); their tasks are QUEUED again with the attempt ' +
+      'unspent. A lease that is no longer current is left alone.',
+  })
+  async handBackTasks(@Arg('leaseIds', () => [ID]) leaseIds: string[], @Ctx() ctx: GraphQLContext) {
+    if (leaseIds.length > HAND_BACK_MAX) throw invalid(`leaseIds must hold at most ${HAND_BACK_MAX} leases`, { field: 'leaseIds' });
+    await ctx.orchestrator.leases.giveBack(leaseIds);
+    return true;
+  }
+
   @Subscription(() => TaskEvent, {
     description: 'Every status change (and throttled progress) of tasks, filtered on the server, in order per task.',
     subscribe: ({ args, context }) => {
@@ -217,6 +231,7 @@ export class TaskResolver {
       return (context as GraphQLContext).orchestrator.watch('task', (e: EventOf<'task'>) =>
         (args.workflowId == null || e.task.workflowId === args.workflowId) &&
         (args.taskId == null || e.task.id === args.taskId) &&
+        (args.agentId == null || e.task.agentId === args.agentId) &&
         (statuses == null || statuses.includes(e.task.status))
           ? e
           : undefined,
@@ -228,6 +243,8 @@ export class TaskResolver {
     @Arg('workflowId', () => ID, { nullable: true }) _workflowId?: string,
     @Arg('taskId', () => ID, { nullable: true }) _taskId?: string,
     @Arg('statuses', () => [TaskStatus], { nullable: true }) _statuses?: TaskStatus[],
+    // One agent's tasks: how an agent hears of its tasks' cancellations on one subscription.
+    @Arg('agentId', () => ID, { nullable: true }) _agentId?: string,
   ) {
     return event;
   }
