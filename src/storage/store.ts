@@ -26,26 +26,7 @@ import type {
   WorkflowFilter,
 } from './records';
 
-export type {
-  ChangedTask,
-  ClaimQuery,
-  ErrorFilter,
-  HistoryFilter,
-  LeaseLookup,
-  NewLease,
-  NewTask,
-  PageQuery,
-  QualityScope,
-  QueueStats,
-  ReturnedLeases,
-  StoredAgent,
-  StoredError,
-  StoredTask,
-  StoredWorkflow,
-  TaskFilter,
-  WorkflowDelta,
-  WorkflowFilter,
-} from './records';
+export type * from './records';
 export { isStorageError, StorageError, type StorageErrorKind } from './errors';
 
 /** Agents: registration, lookups (locked for an update or a lease), liveness. */

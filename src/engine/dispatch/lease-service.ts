@@ -1,11 +1,11 @@
 // The agent task protocol as the engine's callers see it (resolvers, built-in agents): claim
 // (at once or long-poll), wait for work, heartbeat, complete or fail, hand back. Each call is
 // answered by the part of dispatch that owns it; this class only gathers them in one place.
-import type { DomainError } from '../../domain/errors';
+import { type DomainError, invalid } from '../../domain/errors';
 import type { TaskOutcome } from '../../domain/enums';
 import type { Task, TaskLease } from '../../domain/workflow';
 import type { EngineContext } from '../context';
-import type { Claims } from './claims';
+import { CLAIM_MAX, type Claims } from './claims';
 import type { Liveness } from './liveness';
 import type { LongPoll } from './long-poll';
 import type { FailInput, ResultItem, Results } from './results';
@@ -57,6 +57,8 @@ export class LeaseService {
 
   /** An agent gives leases back unfinished (it is stopping): their tasks are QUEUED, attempt unspent. */
   giveBack(leaseIds: string[]): Promise<number> {
+    // As many as one claim can hand out: an agent never holds more from one call.
+    if (leaseIds.length > CLAIM_MAX) throw invalid(`leaseIds must hold at most ${CLAIM_MAX} leases`, { field: 'leaseIds' });
     return this.parts.liveness.handBack({ reason: 'agent stopping', leaseIds });
   }
 

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, Float, ID, Int, Mutation, Query, Resolver, Roo
 import type { TaskStatus as TaskStatusValue } from '../../domain/enums';
 import type { Task as TaskModel, TaskLease as TaskLeaseModel, Workflow as WorkflowModel } from '../../domain/workflow';
 import type { EventOf } from '../../engine/orchestrator';
-import { DomainError, invalid } from '../../domain/errors';
+import { DomainError } from '../../domain/errors';
 import type { GraphQLContext } from '../context';
 import { ERROR_CODE } from '../errors';
 import { Agent } from '../types/agent.type';
@@ -25,7 +25,6 @@ import {
 } from '../types/workflow.type';
 
 /** As many leases as one claim or one completeTasks can carry. */
-const HAND_BACK_MAX = 500;
 
 @Resolver(() => Workflow)
 export class WorkflowResolver {
@@ -219,7 +218,6 @@ export class TaskResolver {
       'unspent. A lease that is no longer current is left alone.',
   })
   async handBackTasks(@Arg('leaseIds', () => [ID]) leaseIds: string[], @Ctx() ctx: GraphQLContext) {
-    if (leaseIds.length > HAND_BACK_MAX) throw invalid(`leaseIds must hold at most ${HAND_BACK_MAX} leases`, { field: 'leaseIds' });
     await ctx.orchestrator.leases.giveBack(leaseIds);
     return true;
   }
